@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace FastIF.Cli;
+
+/// <summary>Entry point of the <c>fastif</c> command.</summary>
+public static class Program
+{
+    /// <summary>Builds the command tree (also used by tests).</summary>
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("FastIF: DeepFloyd IF inference, benchmarking and profiling.");
+        return root;
+    }
+
+    /// <summary>Runs the CLI.</summary>
+    public static int Main(string[] args) => BuildRoot().Parse(args).Invoke();
+}

@@ -1,0 +1,100 @@
+using FastIF.Tensors;
+
+namespace FastIF.Backends;
+
+/// <summary>Activation applied in an op's epilogue.</summary>
+public enum Activation
+{
+    /// <summary>Identity.</summary>
+    None,
+    /// <summary>Exact erf GELU, 0.5·x·(1+erf(x/√2)) (PyTorch nn.GELU default; what the IF UNet uses).</summary>
+    Gelu,
+}
+
+/// <summary>
+/// The op interface every model is written against once (ggml-style): the CPU backend is the fp32
+/// reference, the CUDA backend implements the same contract. Image tensors are logical NCHW
+/// <c>[B, C, H, W]</c>; token tensors are <c>[B, L, C]</c>; vectors are <c>[B, C]</c>. Weights keep
+/// their PyTorch shapes (<c>Linear [out, in]</c>, <c>Conv2d [out, in, kh, kw]</c>). Every op returns a
+/// new tensor that the caller owns; no op modifies its inputs.
+/// </summary>
+public interface IBackend : IDisposable
+{
+    /// <summary>Short name ("cpu", "cuda").</summary>
+    string Name { get; }
+
+    /// <summary>Copies fp32 host data into a new tensor of the given shape.</summary>
+    Tensor FromHost(ReadOnlySpan<float> data, Shape shape);
+
+    /// <summary>Copies a tensor to host memory as fp32; <paramref name="dest"/> holds exactly its elements.</summary>
+    void ToHost(Tensor t, Span<float> dest);
+
+    /// <summary>Creates a weight tensor from raw little-endian file bytes in <paramref name="dtype"/>,
+    /// converting once to the backend's storage type and layout.</summary>
+    Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape);
+
+    /// <summary>
+    /// Stride-1 2-D convolution with zero padding <paramref name="padding"/> on every side, plus bias,
+    /// then <c>out = (conv + residual) · outScale</c> when a residual is given (ResNet tail fusion).
+    /// x <c>[B, Cin, H, W]</c>, w <c>[Cout, Cin, kh, kw]</c>, bias <c>[Cout]</c>, residual like the output.
+    /// </summary>
+    Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f);
+
+    /// <summary><c>y = act(x·wᵀ + bias)</c> over the last axis; x <c>[..., in]</c>, w <c>[out, in]</c>.</summary>
+    Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None);
+
+    /// <summary>
+    /// GroupNorm over an image <c>[B, C, H, W]</c> (statistics per sample over C/groups channels × H × W,
+    /// biased variance), per-channel affine, then optional FiLM <c>h·(1+scale)+shift</c> with
+    /// <paramref name="scaleShift"/> <c>[B, 2C]</c> (first half scale), then the activation.
+    /// </summary>
+    Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
+        Activation act = Activation.None);
+
+    /// <summary>GroupNorm over a token tensor <c>[B, L, C]</c> seen as <c>[B, C, L]</c>: statistics span all L tokens.</summary>
+    Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta);
+
+    /// <summary>LayerNorm over the last axis with affine.</summary>
+    Tensor LayerNorm(Tensor x, float eps, Tensor gamma, Tensor beta);
+
+    /// <summary>Elementwise activation.</summary>
+    Tensor Activate(Tensor x, Activation act);
+
+    /// <summary><c>a + b</c>; b has a's shape or a's trailing shape (broadcast over a's leading axes).</summary>
+    Tensor Add(Tensor a, Tensor b);
+
+    /// <summary>2×2 average pooling, stride 2 (H and W must be even).</summary>
+    Tensor AvgPool2x2(Tensor x);
+
+    /// <summary>Nearest-neighbour ×2 upsampling.</summary>
+    Tensor UpsampleNearest2x(Tensor x);
+
+    /// <summary>Concatenation of two images along channels: <c>[a, b]</c>.</summary>
+    Tensor ConcatChannels(Tensor a, Tensor b);
+
+    /// <summary>Concatenation of two token tensors along the token axis: <c>[a; b]</c>.</summary>
+    Tensor ConcatTokens(Tensor a, Tensor b);
+
+    /// <summary>Mean over tokens: <c>[B, L, C]</c> → <c>[B, 1, C]</c>.</summary>
+    Tensor MeanTokens(Tensor x);
+
+    /// <summary>Image to tokens: <c>[B, C, H, W]</c> → <c>[B, H·W, C]</c> (row-major positions).</summary>
+    Tensor ToTokens(Tensor x);
+
+    /// <summary>Tokens to image: <c>[B, H·W, C]</c> → <c>[B, C, H, W]</c>, optionally adding <paramref name="residual"/> (an image).</summary>
+    Tensor FromTokens(Tensor x, int height, int width, Tensor? residual = null);
+
+    /// <summary>
+    /// Multi-head attention, heads split along channels (head h = channels h·d … h·d+d−1):
+    /// <c>softmax(q·kᵀ·scale)·v</c> with softmax in fp32 over the keys of <paramref name="k"/> followed by
+    /// those of <paramref name="k2"/> when given (IF's text keys then image keys, without a concatenation).
+    /// q <c>[B, Nq, C]</c>, k/v <c>[B, Nk, C]</c>, k2/v2 <c>[B, Nk2, C]</c> → <c>[B, Nq, C]</c>.
+    /// </summary>
+    Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null);
+
+    /// <summary>
+    /// Sinusoidal timestep features of <paramref name="timesteps"/> <c>[B]</c> (float values of integer
+    /// steps): frequencies <c>exp(−ln(10⁴)·k/(half−shift))</c>, <c>[sin, cos]</c> or, flipped, <c>[cos, sin]</c>.
+    /// </summary>
+    Tensor Sinusoid(Tensor timesteps, int dim, bool flipSinToCos, float freqShift);
+}
