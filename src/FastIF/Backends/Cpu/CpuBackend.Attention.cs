@@ -1,0 +1,65 @@
+using System.Numerics.Tensors;
+using FastIF.Tensors;
+
+namespace FastIF.Backends.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null)
+    {
+        var qs = Own(q, "Attention q");
+        var ks = Own(k, "Attention k");
+        var vs = Own(v, "Attention v");
+        RequireRank(q, 3, "Attention q");
+        int n = q.Shape[0], nq = q.Shape[1], c = q.Shape[2];
+        if (heads <= 0 || c % heads != 0) throw new ShapeException($"Attention: {c} channels do not split into {heads} heads");
+        if (k.Shape != v.Shape || k.Shape.Rank != 3 || k.Shape[0] != n || k.Shape[2] != c)
+            throw new ShapeException($"Attention: k {k.Shape} / v {v.Shape} do not fit q {q.Shape}");
+        if ((k2 == null) != (v2 == null)) throw new ShapeException("Attention: k2 and v2 must be given together");
+        CpuTensor? k2s = null, v2s = null;
+        int nk1 = k.Shape[1], nk2 = 0;
+        if (k2 != null)
+        {
+            k2s = Own(k2, "Attention k2");
+            v2s = Own(v2!, "Attention v2");
+            if (k2.Shape != v2!.Shape || k2.Shape.Rank != 3 || k2.Shape[0] != n || k2.Shape[2] != c)
+                throw new ShapeException($"Attention: k2 {k2.Shape} / v2 {v2.Shape} do not fit q {q.Shape}");
+            nk2 = k2.Shape[1];
+        }
+        int d = c / heads, nk = nk1 + nk2;
+        var y = New(new Shape(n, nq, c));
+        Parallel.For(0, n * heads, p =>
+        {
+            int b = p / heads, h = p % heads;
+            var qh = Gather(qs.Data, b, nq, c, h * d, d, null, 0);
+            var kh = Gather(ks.Data, b, nk1, c, h * d, d, k2s?.Data, nk2);
+            var vh = Gather(vs.Data, b, nk1, c, h * d, d, v2s?.Data, nk2);
+            var s = new float[nq * nk];
+            CpuGemm.Gemm(nq, nk, d, qh, d, false, kh, d, true, s, nk, false);
+            for (int i = 0; i < nq; i++) SoftmaxRow(s.AsSpan(i * nk, nk), scale);
+            var o = new float[nq * d];
+            CpuGemm.Gemm(nq, d, nk, s, nk, false, vh, d, false, o, d, false);
+            for (int i = 0; i < nq; i++) o.AsSpan(i * d, d).CopyTo(y.Data.AsSpan((b * nq + i) * c + h * d, d));
+        });
+        return y;
+    }
+
+    /// <summary>Copies one head's channels of batch item b (then of the second key set, if any) into a dense [rows, d] array.</summary>
+    private static float[] Gather(float[] src, int b, int rows, int c, int offset, int d, float[]? src2, int rows2)
+    {
+        var dst = new float[(rows + rows2) * d];
+        for (int r = 0; r < rows; r++) src.AsSpan((b * rows + r) * c + offset, d).CopyTo(dst.AsSpan(r * d));
+        for (int r = 0; r < rows2; r++) src2!.AsSpan((b * rows2 + r) * c + offset, d).CopyTo(dst.AsSpan((rows + r) * d));
+        return dst;
+    }
+
+    private static void SoftmaxRow(Span<float> row, float scale)
+    {
+        TensorPrimitives.Multiply(row, scale, row);
+        float max = TensorPrimitives.Max(row);
+        double sum = 0;
+        for (int j = 0; j < row.Length; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }
+        TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
+    }
+}

@@ -1,0 +1,111 @@
+using FastIF.Tensors;
+
+namespace FastIF.Backends.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
+        Activation act = Activation.None)
+    {
+        var xs = Own(x, "GroupNorm");
+        if (x.Shape.Rank < 3) throw new ShapeException($"GroupNorm: expected [B, C, spatial...], got {x.Shape}");
+        int n = x.Shape[0], c = x.Shape[1];
+        int spatial = (int)(x.Shape.Elements / ((long)n * c));
+        var (g, bt) = Affine(gamma, beta, c, groups, "GroupNorm");
+        float[]? ss = null;
+        if (scaleShift != null)
+        {
+            if (scaleShift.Shape != new Shape(n, 2 * c))
+                throw new ShapeException($"GroupNorm: scale/shift {scaleShift.Shape}, expected [{n}, {2 * c}]");
+            ss = Own(scaleShift, "GroupNorm scale/shift").Data;
+        }
+        var y = New(x.Shape);
+        int cpg = c / groups;
+        Parallel.For(0, n * groups, p =>
+        {
+            int b = p / groups, grp = p % groups;
+            int start = (b * c + grp * cpg) * spatial, len = cpg * spatial;
+            var (mean, rstd) = Stats(xs.Data.AsSpan(start, len), eps);
+            for (int ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
+            {
+                float a = (float)(rstd * g[ch]);
+                float o = (float)(bt[ch] - mean * rstd * g[ch]);
+                float mul = 1f, add = 0f;
+                if (ss != null) { mul = 1f + ss[b * 2 * c + ch]; add = ss[b * 2 * c + c + ch]; }
+                var src = xs.Data.AsSpan((b * c + ch) * spatial, spatial);
+                var dst = y.Data.AsSpan((b * c + ch) * spatial, spatial);
+                for (int i = 0; i < spatial; i++) dst[i] = (src[i] * a + o) * mul + add;
+                Activate(dst, act);
+            }
+        });
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta)
+    {
+        var xs = Own(x, "GroupNormTokens");
+        RequireRank(x, 3, "GroupNormTokens");
+        int n = x.Shape[0], l = x.Shape[1], c = x.Shape[2];
+        var (g, bt) = Affine(gamma, beta, c, groups, "GroupNormTokens");
+        var y = New(x.Shape);
+        int cpg = c / groups;
+        Parallel.For(0, n * groups, p =>
+        {
+            int b = p / groups, grp = p % groups;
+            double s = 0, sq = 0;
+            for (int t = 0; t < l; t++)
+            {
+                var row = xs.Data.AsSpan((b * l + t) * c + grp * cpg, cpg);
+                foreach (var v in row) { s += v; sq += (double)v * v; }
+            }
+            int count = l * cpg;
+            double mean = s / count, var = Math.Max(0, sq / count - mean * mean);
+            double rstd = 1.0 / Math.Sqrt(var + eps);
+            for (int t = 0; t < l; t++)
+                for (int ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
+                {
+                    int i = (b * l + t) * c + ch;
+                    y.Data[i] = (float)((xs.Data[i] - mean) * rstd * g[ch] + bt[ch]);
+                }
+        });
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor LayerNorm(Tensor x, float eps, Tensor gamma, Tensor beta)
+    {
+        var xs = Own(x, "LayerNorm");
+        int c = x.Shape[-1];
+        var (g, bt) = Affine(gamma, beta, c, 1, "LayerNorm");
+        var y = New(x.Shape);
+        int rows = xs.Data.Length / c;
+        Parallel.For(0, rows, r =>
+        {
+            var src = xs.Data.AsSpan(r * c, c);
+            var dst = y.Data.AsSpan(r * c, c);
+            var (mean, rstd) = Stats(src, eps);
+            for (int i = 0; i < c; i++) dst[i] = (float)((src[i] - mean) * rstd * g[i] + bt[i]);
+        });
+        return y;
+    }
+
+    /// <summary>Mean and 1/sqrt(biased variance + eps), accumulated in double (two passes for stability).</summary>
+    private static (double Mean, double Rstd) Stats(ReadOnlySpan<float> v, float eps)
+    {
+        double s = 0;
+        foreach (var f in v) s += f;
+        double mean = s / v.Length, sq = 0;
+        foreach (var f in v) { double d = f - mean; sq += d * d; }
+        return (mean, 1.0 / Math.Sqrt(sq / v.Length + eps));
+    }
+
+    private (float[] Gamma, float[] Beta) Affine(Tensor gamma, Tensor beta, int c, int groups, string op)
+    {
+        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{op}: {c} channels do not split into {groups} groups");
+        if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
+            throw new ShapeException($"{op}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
+        return (Own(gamma, op + " weight").Data, Own(beta, op + " bias").Data);
+    }
+}
