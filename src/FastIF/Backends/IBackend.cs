@@ -57,6 +57,10 @@ public interface IBackend : IDisposable
     /// <summary>LayerNorm over the last axis with affine.</summary>
     Tensor LayerNorm(Tensor x, float eps, Tensor gamma, Tensor beta);
 
+    /// <summary>Same values under a new shape with equal element count. Only for token and vector tensors
+    /// (rank ≤ 3, channels last), whose logical order every backend stores as is.</summary>
+    Tensor Reshape(Tensor x, Shape shape);
+
     /// <summary>Elementwise activation.</summary>
     Tensor Activate(Tensor x, Activation act);
 

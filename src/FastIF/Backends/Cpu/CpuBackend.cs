@@ -136,6 +136,14 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
+    public Tensor Reshape(Tensor x, Shape shape)
+    {
+        var xs = Own(x, "Reshape");
+        if (shape.Elements != x.Shape.Elements) throw new ShapeException($"Reshape: {x.Shape} to {shape} changes the element count");
+        return Wrap(shape, (float[])xs.Data.Clone());
+    }
+
+    /// <inheritdoc/>
     public Tensor Activate(Tensor x, Activation act)
     {
         var xs = Own(x, "Activate");
