@@ -9,6 +9,10 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("FastIF: DeepFloyd IF inference, benchmarking and profiling.");
+        root.Subcommands.Add(Commands.BenchCommand.Create());
+        root.Subcommands.Add(Commands.UNetCommand.Create());
+        root.Subcommands.Add(Commands.WeightsCommand.Create());
+        root.Subcommands.Add(Commands.InfoCommand.Create());
         return root;
     }
 

@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using FastIF.Backends;
+using FastIF.Benchmarking;
+using FastIF.Imaging;
+using FastIF.Models.UNet;
+using FastIF.Weights;
+using Spectre.Console;
+
+namespace FastIF.Cli.Commands;
+
+/// <summary>
+/// <c>fastif bench</c>: the main job. Makes (and caches) random weights of a preset, runs a short stage loop of
+/// guided UNet calls on the best backend present, prints per-step timings and FLOP rates, writes a PNG.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "model preset: " + string.Join(", ", UNetPresets.Names), DefaultValueFactory = _ => "tiny" };
+        var weights = new Option<string?>("--weights") { Description = "a diffusers unet folder to use instead of random weights" };
+        var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 5 };
+        var warmup = new Option<int>("--warmup") { Description = "untimed warm-up steps", DefaultValueFactory = _ => 1 };
+        var images = new Option<int>("--batch") { Description = "images per step (the UNet batch is twice this: guidance)", DefaultValueFactory = _ => 1 };
+        var size = new Option<int?>("--size") { Description = "image side in pixels (default: the preset's sample size)" };
+        var dtype = new Option<string>("--dtype") { Description = "stored weight dtype of random weights", DefaultValueFactory = _ => "fp16" };
+        var seed = new Option<ulong>("--seed") { Description = "seed for weights and inputs", DefaultValueFactory = _ => 0 };
+        var png = new Option<string>("--png") { Description = "PNG of the last step's noise estimate", DefaultValueFactory = _ => "fastif-bench.png" };
+        var json = new Option<string?>("--json") { Description = "also write the results as JSON" };
+        var backend = BackendOption.Create();
+        var cmd = new Command("bench", "Benchmark UNet steps on random weights of a preset (default: tiny, on the best backend).")
+            { preset, weights, steps, warmup, images, size, dtype, seed, png, json, backend };
+        cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
+        {
+            string presetName = pr.GetValue(preset)!;
+            var dt = WeightsCommand.ParseDType(pr.GetValue(dtype)!);
+            string dir = pr.GetValue(weights) ?? RandomWeights.Cached(UNetPresets.Get(presetName), presetName, dt, pr.GetValue(seed),
+                Progress.Bytes($"making random {presetName} weights", Tensors.DTypes.Size(dt)), ct);
+            string? variant = pr.GetValue(weights) == null ? RandomWeights.VariantOf(dt) : null;
+
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!);
+            var counter = new FlopCounter(inner);
+            var load = Stopwatch.StartNew();
+            using var unet = UNet2DCondition.Load(dir, counter, variant);
+            double loadMs = load.Elapsed.TotalMilliseconds;
+            int side = pr.GetValue(size) ?? unet.Config.SampleSize;
+            int n = pr.GetValue(images);
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(presetName)}[/] on [bold]{inner.Name}[/]: " +
+                $"{unet.Parameters.Sum(p => p.Shape.Elements) / 1e6:F1} M parameters loaded in {loadMs:F0} ms; " +
+                $"UNet batch {2 * n} (guidance) at {side}x{side}");
+
+            var r = UNetBench.Run(unet, counter, n, side, side, pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed),
+                onStep: (i, ms) => Console.Error.WriteLine($"  step {i + 1}: {ms:F1} ms"), cancel: ct);
+            Print(r, n);
+            WriteImage(pr.GetValue(png)!, r);
+            if (pr.GetValue(json) is { } jsonPath) WriteJson(jsonPath, r, presetName, inner.Name, n, side, dt, loadMs);
+            return 0;
+        })));
+        return cmd;
+    }
+
+    private static void Print(UNetBenchResult r, int images)
+    {
+        var t = new Table().AddColumns("step", "ms", "it/s", "GFLOP/s");
+        for (int i = 0; i < r.StepMs.Length; i++)
+            t.AddRow($"{i + 1}", $"{r.StepMs[i]:F1}", $"{1000 / r.StepMs[i]:F2}", $"{r.GflopPerForward / r.StepMs[i] * 1000:F1}");
+        t.AddRow("[bold]median[/]", $"[bold]{r.MedianMs:F1}[/]", $"[bold]{1000 / r.MedianMs:F2}[/]", $"[bold]{r.GflopPerForward / r.MedianMs * 1000:F1}[/]");
+        AnsiConsole.Write(t);
+        var ops = string.Join(", ", r.FlopsByOp.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value:F2}"));
+        AnsiConsole.MarkupLine($"{r.GflopPerForward:F2} GFLOP per UNet call ({ops}); min {r.MinMs:F1} ms, max {r.MaxMs:F1} ms, " +
+            $"{images} image(s) per step");
+    }
+
+    private static void WriteImage(string path, UNetBenchResult r)
+    {
+        // Until the sampler lands, the picture is the noise estimate ε (channels 0..2) of the first image, mapped from [-3, 3].
+        int h = r.OutputShape[2], w = r.OutputShape[3];
+        var rgb = new byte[h * w * 3];
+        for (int c = 0; c < 3; c++)
+            for (int p = 0; p < h * w; p++)
+                rgb[p * 3 + c] = (byte)Math.Clamp(MathF.Round((r.LastOutput[c * h * w + p] / 3f + 1f) * 127.5f), 0, 255);
+        Png.WriteRgb8(path, w, h, rgb);
+        Console.WriteLine($"wrote {path} (noise estimate of the last step, first image)");
+    }
+
+    private static void WriteJson(string path, UNetBenchResult r, string preset, string backend, int images, int side,
+        Tensors.DType dtype, double loadMs)
+    {
+        var doc = new Dictionary<string, object?>
+        {
+            ["device"] = backend == "cpu" ? $"{Environment.ProcessorCount}-core CPU" : backend,
+            ["backend"] = backend,
+            ["preset"] = preset,
+            ["precision"] = backend == "cpu" ? "fp32" : dtype.ToString().ToLowerInvariant(),
+            ["weights_dtype"] = dtype.ToString().ToLowerInvariant(),
+            ["batch"] = images,
+            ["unet_batch"] = 2 * images,
+            ["size"] = side,
+            ["steps"] = r.StepMs.Length,
+            ["ms_per_step"] = new { median = r.MedianMs, min = r.MinMs, max = r.MaxMs, all = r.StepMs },
+            ["gflop_per_forward"] = r.GflopPerForward,
+            ["achieved_tflops"] = r.AchievedTflops,
+            ["floor_ms_per_step"] = null,
+            ["load_ms"] = loadMs,
+            ["commit"] = Environment.GetEnvironmentVariable("FASTIF_COMMIT"),
+            ["command"] = string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            ["machine"] = new { os = System.Runtime.InteropServices.RuntimeInformation.OSDescription, cores = Environment.ProcessorCount,
+                runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription },
+        };
+        File.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"wrote {path}");
+    }
+}

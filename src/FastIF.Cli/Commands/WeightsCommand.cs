@@ -1,0 +1,37 @@
+using System.CommandLine;
+using FastIF.Models.UNet;
+using FastIF.Tensors;
+using FastIF.Weights;
+
+namespace FastIF.Cli.Commands;
+
+/// <summary><c>fastif weights random</c>: a diffusers unet folder with random weights of a preset's real shapes.</summary>
+internal static class WeightsCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "one of: " + string.Join(", ", UNetPresets.Names), Required = true };
+        var outDir = new Option<string>("--out") { Description = "folder to write (config.json + safetensors)", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "fp16 or fp32 (bf16 also accepted)", DefaultValueFactory = _ => "fp16" };
+        var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
+        var random = new Command("random", "Write random weights with the real shapes of a preset (streamed to disk).") { preset, outDir, dtype, seed };
+        random.SetAction(pr => CliErrors.Run(() =>
+        {
+            var cfg = UNetPresets.Get(pr.GetValue(preset)!);
+            var dt = ParseDType(pr.GetValue(dtype)!);
+            var file = RandomWeights.WriteUNet(cfg, pr.GetValue(outDir)!, dt, pr.GetValue(seed), Progress.Bytes("writing", dt.Size()));
+            Console.Error.WriteLine();
+            Console.WriteLine($"{pr.GetValue(preset)}: {new UNet2DCondition(cfg).Parameters.Sum(p => p.Shape.Elements):N0} parameters -> {file}");
+            return 0;
+        }));
+        return new Command("weights", "Make or inspect model weights.") { random };
+    }
+
+    public static DType ParseDType(string s) => s switch
+    {
+        "fp16" or "f16" or "float16" => DType.F16,
+        "fp32" or "f32" or "float32" => DType.F32,
+        "bf16" or "bfloat16" => DType.BF16,
+        _ => throw new FastIFException($"unknown dtype \"{s}\"; use fp16, fp32 or bf16"),
+    };
+}
