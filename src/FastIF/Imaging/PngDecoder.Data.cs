@@ -150,6 +150,10 @@ internal sealed partial class PngDecoder
             Span<byte> extra = stackalloc byte[1];
             if (z.Read(extra) > 0)
                 throw Fail($"the zlib stream holds more data than the image needs ({expected} bytes for {_width}x{_height})");
+            // ZLibStream reports a stream cut before its end (or its Adler-32) as a plain end of data; it only
+            // asks for input past the IDAT run in that case, since a finished inflater reads no further.
+            if (idat.RanDry)
+                throw Fail("the zlib stream in IDAT is truncated: its end and Adler-32 checksum are missing");
         }
         idat.Drain();
         return new PngImage(_width, _height, _out8, _out16, _color, _depth, _interlaced);
@@ -333,16 +337,24 @@ internal sealed partial class PngDecoder
         private uint _crc = PngCrc32.Update(PngCrc32.Begin, "IDAT"u8);
         private bool _done;
 
+        /// <summary>True once a reader asked for data past the last IDAT chunk.</summary>
+        public bool RanDry { get; private set; }
+
         public override int Read(Span<byte> buffer)
         {
             while (_remaining == 0)
             {
-                if (_done) return 0;
+                if (_done)
+                {
+                    RanDry = true;
+                    return 0;
+                }
                 d.CheckCrc(_crc);
                 if (!d.NextChunk()) throw d.Fail("file ends after IDAT without an IEND chunk (truncated?)");
                 if (d._chunkType != IDAT)
                 {
                     _done = true;
+                    RanDry = true;
                     return 0;
                 }
                 _remaining = d._chunkLength;
@@ -360,7 +372,7 @@ internal sealed partial class PngDecoder
         public void Drain()
         {
             Span<byte> scratch = stackalloc byte[4096];
-            while (Read(scratch) > 0) { }
+            while (!_done) _ = Read(scratch);
         }
 
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));

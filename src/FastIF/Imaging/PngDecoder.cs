@@ -53,7 +53,7 @@ internal sealed partial class PngDecoder
             return d.Run(requireEnd);
         }
         catch (PngException) { throw; }
-        catch (InvalidDataException e) { throw d.Fail($"corrupt zlib data in IDAT: {e.Message}", e); }
+        catch (InvalidDataException e) { throw d.Fail($"corrupt zlib data in IDAT (invalid deflate stream or Adler-32 mismatch): {e.Message}", e); }
         catch (IOException e) { throw d.Fail($"read error: {e.Message}", e); }
         catch (OutOfMemoryException e) { throw d.Fail($"out of memory for a {d._width}x{d._height} image", e); }
     }

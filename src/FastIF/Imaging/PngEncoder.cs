@@ -101,7 +101,8 @@ internal static class PngEncoder
                 _ => (byte)(cur[i] - PngDecoder.Paeth(a, prev[i], c)),
             };
             o[i] = v;
-            score += Math.Abs((sbyte)v);
+            int sv = (sbyte)v; // widen first: Math.Abs((sbyte)-128) overflows
+            score += sv < 0 ? -sv : sv;
         }
         return score;
     }
