@@ -86,21 +86,32 @@ internal static class PngEncoder
     private static long Filter(int f, ReadOnlySpan<byte> cur, ReadOnlySpan<byte> prev, int bpp, Span<byte> dst)
     {
         dst[0] = (byte)f;
-        var o = dst[1..];
-        long score = 0;
-        for (int i = 0; i < cur.Length; i++)
+        var o = dst.Slice(1, cur.Length);
+        int head = Math.Min(bpp, cur.Length); // bytes with no left neighbour
+        switch (f)
         {
-            byte a = i >= bpp ? cur[i - bpp] : (byte)0;
-            byte c = i >= bpp ? prev[i - bpp] : (byte)0;
-            byte v = f switch
-            {
-                0 => cur[i],
-                1 => (byte)(cur[i] - a),
-                2 => (byte)(cur[i] - prev[i]),
-                3 => (byte)(cur[i] - ((a + prev[i]) >> 1)),
-                _ => (byte)(cur[i] - PngDecoder.Paeth(a, prev[i], c)),
-            };
-            o[i] = v;
+            case 0:
+                cur.CopyTo(o);
+                break;
+            case 1:
+                cur[..head].CopyTo(o);
+                for (int i = bpp; i < cur.Length; i++) o[i] = (byte)(cur[i] - cur[i - bpp]);
+                break;
+            case 2:
+                for (int i = 0; i < cur.Length; i++) o[i] = (byte)(cur[i] - prev[i]);
+                break;
+            case 3:
+                for (int i = 0; i < head; i++) o[i] = (byte)(cur[i] - (prev[i] >> 1));
+                for (int i = bpp; i < cur.Length; i++) o[i] = (byte)(cur[i] - ((cur[i - bpp] + prev[i]) >> 1));
+                break;
+            default:
+                for (int i = 0; i < head; i++) o[i] = (byte)(cur[i] - prev[i]); // Paeth(0, b, 0) = b
+                for (int i = bpp; i < cur.Length; i++) o[i] = (byte)(cur[i] - PngDecoder.Paeth(cur[i - bpp], prev[i], prev[i - bpp]));
+                break;
+        }
+        long score = 0;
+        foreach (byte v in o)
+        {
             int sv = (sbyte)v; // widen first: Math.Abs((sbyte)-128) overflows
             score += sv < 0 ? -sv : sv;
         }
