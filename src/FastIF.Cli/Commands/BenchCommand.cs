@@ -76,10 +76,9 @@ internal static class BenchCommand
     {
         // Until the sampler lands, the picture is the noise estimate ε (channels 0..2) of the first image, mapped from [-3, 3].
         int h = r.OutputShape[2], w = r.OutputShape[3];
-        var rgb = new byte[h * w * 3];
-        for (int c = 0; c < 3; c++)
-            for (int p = 0; p < h * w; p++)
-                rgb[p * 3 + c] = (byte)Math.Clamp(MathF.Round((r.LastOutput[c * h * w + p] / 3f + 1f) * 127.5f), 0, 255);
+        var eps = r.LastOutput.AsSpan(0, 3 * h * w).ToArray();
+        for (int i = 0; i < eps.Length; i++) eps[i] /= 3f;
+        var rgb = ImageTensor.ChwToRgb8(eps, w, h);
         Png.WriteRgb8(path, w, h, rgb);
         Console.WriteLine($"wrote {path} (noise estimate of the last step, first image)");
     }
