@@ -83,12 +83,19 @@ internal static class BenchCommand
         Console.WriteLine($"wrote {path} (noise estimate of the last step, first image)");
     }
 
+    private static string CpuName()
+    {
+        var model = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() : null;
+        return $"{model ?? "CPU"} ({Environment.ProcessorCount} threads)";
+    }
+
     private static void WriteJson(string path, UNetBenchResult r, string preset, string backend, int images, int side,
         Tensors.DType dtype, double loadMs)
     {
         var doc = new Dictionary<string, object?>
         {
-            ["device"] = backend == "cpu" ? $"{Environment.ProcessorCount}-core CPU" : backend,
+            ["device"] = backend == "cpu" ? CpuName() : backend,
             ["backend"] = backend,
             ["preset"] = preset,
             ["precision"] = backend == "cpu" ? "fp32" : dtype.ToString().ToLowerInvariant(),

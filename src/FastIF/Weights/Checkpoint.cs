@@ -55,7 +55,9 @@ public sealed class Checkpoint : IDisposable
         Dictionary<string, string> map;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 8 });
+            var bytes = File.ReadAllBytes(indexPath);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new SafetensorsException($"{indexPath}: not valid UTF-8");
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 8 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm)
                 || wm.ValueKind != JsonValueKind.Object)
                 throw new SafetensorsException($"{indexPath}: a sharded index needs an object \"weight_map\"");

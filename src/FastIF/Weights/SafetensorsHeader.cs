@@ -20,6 +20,7 @@ internal static class SafetensorsHeader
         long fileLength, string path)
     {
         string Where(string? tensor) => tensor == null ? $"{path}" : $"{path}: tensor \"{tensor}\"";
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw new SafetensorsException($"{path}: header is not valid UTF-8");
         JsonDocument doc;
         try
         {

@@ -1,0 +1,126 @@
+using FastIF.Cli;
+using FastIF.Weights;
+
+namespace FastIF.Tests.Cli;
+
+/// <summary>The <c>fastif</c> commands end to end, in process: outputs, exit codes and one-line errors.</summary>
+[Collection("console")]
+public class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (Console.Out, Console.Error);
+        var so = new StringWriter();
+        var se = new StringWriter();
+        Console.SetOut(so);
+        Console.SetError(se);
+        try { return (Program.BuildRoot().Parse(args).Invoke(), so.ToString(), se.ToString()); }
+        finally { Console.SetOut(o); Console.SetError(e); }
+    }
+
+    [Theory]
+    [InlineData("1", "")]
+    [InlineData("1", "fp16")]
+    [InlineData("2", "")]
+    [InlineData("2", "fp16")]
+    public void UNetCommandReproducesAFixtureCase(string stage, string variant)
+    {
+        var ifDir = Fixtures.Require("if");
+        var io = Path.Combine(ifDir, $"unet_if{stage}_io.safetensors");
+        var model = UNet.UNetGoldenTests.ModelDir(ifDir, Path.GetFileName(io));
+        var outFile = Path.Combine(Path.GetTempPath(), $"fastif-cli-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var args = new List<string> { "unet", "--model", model, "--inputs", io, "--prefix", "case0.", "--output", outFile, "--backend", "cpu" };
+            if (variant != "") args.AddRange(["--variant", variant]);
+            var (code, _, err) = Run([.. args]);
+            Assert.True(code == 0, err);
+            using var got = SafetensorsFile.Open(outFile);
+            using var want = SafetensorsFile.Open(io);
+            Numerics.AssertClose($"fastif unet if{stage} {variant}", want.ReadFloat32($"case0.output_{(variant == "" ? "fp32" : variant)}_weights"),
+                got.ReadFloat32("output"), 1e-5, 5e-5);
+        }
+        finally { File.Delete(outFile); }
+    }
+
+    [Fact]
+    public void MissingModelFolderIsAOneLineErrorWithExitCode2()
+    {
+        var (code, _, err) = Run("unet", "--model", "/nonexistent/unet", "--inputs", "x.safetensors", "--output", "y.safetensors");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains("/nonexistent/unet", err);
+        Assert.Single(err.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void UnknownPresetNamesTheKnownOnes()
+    {
+        var (code, _, err) = Run("weights", "random", "--preset", "if-iii", "--out", Path.GetTempPath());
+        Assert.Equal(2, code);
+        Assert.Contains("if-iii", err);
+        Assert.Contains("if-i-xl", err);
+    }
+
+    [Fact]
+    public void RandomWeightsLoadAndAreDeterministic()
+    {
+        var a = Path.Combine(Path.GetTempPath(), $"fastif-w-{Guid.NewGuid():N}");
+        var b = a + "-b";
+        var c = a + "-c";
+        try
+        {
+            Assert.Equal(0, Run("weights", "random", "--preset", "tiny", "--out", a, "--dtype", "fp32", "--seed", "7").Code);
+            Assert.Equal(0, Run("weights", "random", "--preset", "tiny", "--out", b, "--dtype", "fp32", "--seed", "7").Code);
+            Assert.Equal(0, Run("weights", "random", "--preset", "tiny", "--out", c, "--dtype", "fp32", "--seed", "8").Code);
+            var fa = File.ReadAllBytes(Path.Combine(a, "diffusion_pytorch_model.safetensors"));
+            Assert.Equal(fa, File.ReadAllBytes(Path.Combine(b, "diffusion_pytorch_model.safetensors")));
+            Assert.NotEqual(fa, File.ReadAllBytes(Path.Combine(c, "diffusion_pytorch_model.safetensors")));
+            using var unet = Models.UNet.UNet2DCondition.Load(a, Backends.Cpu.CpuBackend.Instance);
+            Assert.Equal(Models.UNet.UNetPresets.Get("tiny").ToJson(), unet.Config.ToJson());
+            // Scales follow the documented scheme: weights N(0, 1/fan_in).
+            using var ck = Checkpoint.OpenDirectory(a, "diffusion_pytorch_model");
+            var w = ck.ReadFloat32("down_blocks.0.resnets.0.conv1.weight");
+            double var = w.Select(v => (double)v * v).Average();
+            Assert.InRange(var * 32 * 9, 0.9, 1.1);
+        }
+        finally
+        {
+            foreach (var d in new[] { a, b, c }) if (Directory.Exists(d)) Directory.Delete(d, true);
+        }
+    }
+
+    [Fact]
+    public void BenchWritesTableJsonAndPng()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"fastif-bench-{Guid.NewGuid():N}");
+        try
+        {
+            Assert.Equal(0, Run("weights", "random", "--preset", "tiny", "--out", dir, "--dtype", "fp32").Code);
+            var json = Path.Combine(dir, "r.json");
+            var png = Path.Combine(dir, "r.png");
+            var (code, output, err) = Run("bench", "--weights", dir, "--size", "32", "--steps", "2", "--warmup", "0", "--json", json, "--png", png, "--backend", "cpu");
+            Assert.True(code == 0, err);
+            Assert.Contains("median", output);
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+            var r = doc.RootElement;
+            foreach (var key in new[] { "device", "backend", "preset", "precision", "batch", "steps", "ms_per_step", "gflop_per_forward", "achieved_tflops", "floor_ms_per_step", "commit", "command" })
+                Assert.True(r.TryGetProperty(key, out _), $"bench JSON lacks {key}");
+            Assert.Equal(2, r.GetProperty("steps").GetInt32());
+            Assert.True(r.GetProperty("ms_per_step").GetProperty("median").GetDouble() > 0);
+            // FLOPs come from the executed graph: at least the convolutions of the tiny config at 32x32, batch 2.
+            Assert.True(r.GetProperty("gflop_per_forward").GetDouble() > 1.0);
+            var img = FastIF.Imaging.Png.Read(png);
+            Assert.Equal((32, 32), (img.Width, img.Height));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void InfoListsTheCpuBackend()
+    {
+        var (code, output, _) = Run("info");
+        Assert.Equal(0, code);
+        Assert.Contains("backend cpu: available", output);
+    }
+}
