@@ -1,0 +1,115 @@
+namespace FastIF.Sampling;
+
+/// <summary>
+/// Merges the per-component estimates of one image (each <c>[6, H, W]</c>: ε then variance, already guided and
+/// mapped back through its view) into the one estimate the scheduler steps with.
+/// </summary>
+public interface ICombiner
+{
+    /// <summary>How many components (prompt × view pairs) this combiner expects; 0 for any number.</summary>
+    int Components { get; }
+    /// <summary>Writes the combined <c>[6, H, W]</c> estimate.</summary>
+    void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst);
+}
+
+/// <summary>The built-in combiners.</summary>
+public static class Combiners
+{
+    /// <summary>One component, used as is (plain text-to-image and every single-prompt mode).</summary>
+    public static ICombiner Single { get; } = new MeanCombiner(1);
+
+    /// <summary>The mean of all components, ε and variance alike (visual anagrams, <c>reduction='mean'</c>).</summary>
+    public static ICombiner Mean { get; } = new MeanCombiner(0);
+
+    /// <summary>
+    /// Factorized diffusion (hybrid images): ε = lowpass(ε₀) + highpass(ε₁) with a Gaussian blur of the given
+    /// kernel size and σ (reflect padding); variance = mean of both. <paramref name="halve"/> divides the ε sum by 2
+    /// as the visual_anagrams code base's mean reduction would.
+    /// </summary>
+    public static ICombiner LowHighPass(int kernelSize, float sigma, bool halve = false) => new LowHighCombiner(kernelSize, sigma, halve);
+
+    private sealed class MeanCombiner(int components) : ICombiner
+    {
+        public int Components => components;
+
+        public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)
+        {
+            if (estimates.Count == 0 || (components > 0 && estimates.Count != components))
+                throw new FastIFException($"combiner expects {(components == 0 ? "at least 1" : components.ToString())} components, got {estimates.Count}");
+            estimates[0].CopyTo(dst);
+            for (int k = 1; k < estimates.Count; k++)
+                for (int i = 0; i < dst.Length; i++) dst[i] += estimates[k][i];
+            if (estimates.Count > 1)
+                for (int i = 0; i < dst.Length; i++) dst[i] /= estimates.Count;
+        }
+    }
+
+    private sealed class LowHighCombiner(int kernelSize, float sigma, bool halve) : ICombiner
+    {
+        private readonly float[] _kernel = GaussianBlur.Kernel(kernelSize, sigma);
+        public int Components => 2;
+
+        public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)
+        {
+            if (estimates.Count != 2) throw new FastIFException($"low/high-pass combiner expects 2 components, got {estimates.Count}");
+            int n = 3 * h * w;
+            var low = new float[n];
+            var blurHigh = new float[n];
+            GaussianBlur.Apply(estimates[0].AsSpan(0, n), low, 3, h, w, _kernel);
+            GaussianBlur.Apply(estimates[1].AsSpan(0, n), blurHigh, 3, h, w, _kernel);
+            float s = halve ? 0.5f : 1f;
+            for (int i = 0; i < n; i++) dst[i] = (low[i] + (estimates[1][i] - blurHigh[i])) * s;
+            for (int i = n; i < 2 * n; i++) dst[i] = (estimates[0][i] + estimates[1][i]) / 2;
+        }
+    }
+}
+
+/// <summary>Separable Gaussian blur with reflect padding (torchvision's <c>gaussian_blur</c>), per channel.</summary>
+public static class GaussianBlur
+{
+    /// <summary>The normalised 1-D kernel exp(−x²/2σ²) at x = −(k−1)/2 … (k−1)/2.</summary>
+    public static float[] Kernel(int size, float sigma)
+    {
+        if (size < 1 || size % 2 == 0) throw new FastIFException($"blur kernel size {size} must be odd and positive");
+        if (!(sigma > 0)) throw new FastIFException($"blur sigma {sigma} must be positive");
+        // torchvision computes the kernel in float32: x = linspace(-half, half), pdf = exp(-0.5 (x/σ)²), / sum.
+        var k = new float[size];
+        float half = (size - 1) * 0.5f, sum = 0;
+        for (int i = 0; i < size; i++)
+        {
+            float x = -half + i, t = x / sigma;
+            k[i] = MathF.Exp(-0.5f * t * t);
+            sum += k[i];
+        }
+        for (int i = 0; i < size; i++) k[i] /= sum;
+        return k;
+    }
+
+    /// <summary>Blurs <c>[c, h, w]</c>; the kernel radius must be below h and w (reflect padding).</summary>
+    public static void Apply(ReadOnlySpan<float> src, Span<float> dst, int c, int h, int w, float[] kernel)
+    {
+        int r = kernel.Length / 2;
+        if (r >= h || r >= w) throw new FastIFException($"blur kernel of size {kernel.Length} needs an image larger than {h}x{w}");
+        var tmp = new float[h * w];
+        static int Reflect(int i, int n) => i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
+        for (int ch = 0; ch < c; ch++)
+        {
+            var s = src.Slice(ch * h * w, h * w);
+            var d = dst.Slice(ch * h * w, h * w);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    float acc = 0;
+                    for (int j = -r; j <= r; j++) acc += kernel[j + r] * s[y * w + Reflect(x + j, w)];
+                    tmp[y * w + x] = acc;
+                }
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    float acc = 0;
+                    for (int j = -r; j <= r; j++) acc += kernel[j + r] * tmp[Reflect(y + j, h) * w + x];
+                    d[y * w + x] = acc;
+                }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+using FastIF.Backends;
+using FastIF.Diffusion;
+using FastIF.Models.UNet;
+using FastIF.Tensors;
+
+namespace FastIF.Sampling;
+
+/// <summary>One noise estimate of a step: a prompt embedding <c>[B, L, E]</c> seen through a view.</summary>
+public sealed record Component(float[] PromptEmbeds, IView View);
+
+/// <summary>Everything one sampling run needs; modes are different fillings of this, never different loops.</summary>
+public sealed record SamplerRequest
+{
+    /// <summary>The UNet (weights loaded).</summary>
+    public required UNet2DCondition UNet { get; init; }
+    /// <summary>The scheduler.</summary>
+    public required DdpmScheduler Scheduler { get; init; }
+    /// <summary>Timesteps to visit, descending.</summary>
+    public required long[] Timesteps { get; init; }
+    /// <summary>Classifier-free guidance scale; ≤ 1 runs the conditional half only (as diffusers does).</summary>
+    public float GuidanceScale { get; init; } = 7f;
+    /// <summary>Images per run.</summary>
+    public int Batch { get; init; } = 1;
+    /// <summary>Image height.</summary>
+    public required int Height { get; init; }
+    /// <summary>Image width.</summary>
+    public required int Width { get; init; }
+    /// <summary>The starting sample x_T (or the noised image), <c>[B, 3, H, W]</c>.</summary>
+    public required float[] Start { get; init; }
+    /// <summary>Prompt × view pairs, all estimated in one batched UNet call per step.</summary>
+    public required IReadOnlyList<Component> Components { get; init; }
+    /// <summary>Negative (unconditional) embedding <c>[B, L, E]</c>.</summary>
+    public required float[] NegativeEmbeds { get; init; }
+    /// <summary>Merges the components' estimates.</summary>
+    public ICombiner Combiner { get; init; } = Combiners.Single;
+    /// <summary>Constraints applied around every step.</summary>
+    public IReadOnlyList<IConstraint> Constraints { get; init; } = [];
+    /// <summary>Random draws.</summary>
+    public required INoiseSource Noise { get; init; }
+    /// <summary>Stage II: the noise-augmented upscaled image <c>[B, 3, H, W]</c> concatenated after x_t.</summary>
+    public float[]? Conditioning { get; init; }
+    /// <summary>Stage II: the augmentation noise level fed as class label.</summary>
+    public long? ClassLabel { get; init; }
+    /// <summary>Sees every step (for traces, previews and progress).</summary>
+    public Action<StepTrace>? OnStep { get; init; }
+}
+
+/// <summary>What one step computed (host copies).</summary>
+public sealed record StepTrace(int Index, long T, float[] X, float[] UNetOutput, float[] ModelOutput, float[] PredX0, float[] XPrev);
+
+/// <summary>
+/// The one sampling loop: per step, every (prompt, view) component's guided estimate in one UNet call, mapped back
+/// through its view, combined, stepped by the scheduler, then constrained. Host-side fp32 orchestration; the CPU twin
+/// of the fused GPU step.
+/// </summary>
+public static class Sampler
+{
+    /// <summary>Runs the request and returns the final sample <c>[B, 3, H, W]</c>.</summary>
+    public static float[] Run(SamplerRequest r, CancellationToken cancel = default)
+    {
+        var unet = r.UNet;
+        var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
+        var cfg = unet.Config;
+        int b = r.Batch, h = r.Height, w = r.Width, k = r.Components.Count, hw = h * w, img = 3 * hw;
+        int cin = cfg.InChannels;
+        Validate(r, cin);
+        int textLen = r.NegativeEmbeds.Length / (b * cfg.EncoderHidDim), e = cfg.EncoderHidDim;
+        bool cfgOn = r.GuidanceScale > 1f;
+        int halves = cfgOn ? 2 : 1, unetBatch = halves * k * b;
+
+        // Text states of the batch [neg(k=0..K-1, b) ; pos(k, b)] never change: upload once.
+        var ehs = new float[unetBatch * textLen * e];
+        for (int half = 0; half < halves; half++)
+            for (int c = 0; c < k; c++)
+            {
+                var src = cfgOn && half == 0 ? r.NegativeEmbeds : r.Components[c].PromptEmbeds;
+                src.CopyTo(ehs, ((half * k + c) * b) * textLen * e);
+            }
+        using var ehsT = be.FromHost(ehs, new Shape(unetBatch, textLen, e));
+        using var cls = r.ClassLabel is { } nl ? be.FromHost(Enumerable.Repeat((float)nl, unetBatch).ToArray(), new Shape(unetBatch)) : null;
+
+        var x = (float[])r.Start.Clone();
+        var prevTimes = TimestepLists.Previous(r.Timesteps);
+        var input = new float[unetBatch * cin * hw];
+        var concat = new float[cin * hw];
+        var estimates = Enumerable.Range(0, k).Select(_ => new float[2 * img]).ToArray();
+        var backU = new float[2 * img];
+        for (int i = 0; i < r.Timesteps.Length; i++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            long t = r.Timesteps[i], prev = prevTimes[i];
+            var state = new StepState
+            {
+                Index = i, Count = r.Timesteps.Length, T = t, PrevT = prev, Batch = b, Height = h, Width = w,
+                X = x, XPrev = new float[x.Length], Scheduler = r.Scheduler, Noise = r.Noise,
+            };
+            foreach (var c in r.Constraints) c.BeforeStep(state);
+
+            for (int half = 0; half < halves; half++)
+                for (int c = 0; c < k; c++)
+                    for (int bi = 0; bi < b; bi++)
+                    {
+                        x.AsSpan(bi * img, img).CopyTo(concat);
+                        r.Conditioning?.AsSpan(bi * img, img).CopyTo(concat.AsSpan(img));
+                        r.Components[c].View.Apply(concat, input.AsSpan(((half * k + c) * b + bi) * cin * hw, cin * hw), cin, h, w);
+                    }
+            float[] output;
+            using (var inT = be.FromHost(input, new Shape(unetBatch, cin, h, w)))
+            using (var ts = be.FromHost(Enumerable.Repeat((float)t, unetBatch).ToArray(), new Shape(unetBatch)))
+            using (var y = unet.Forward(inT, ts, ehsT, cls))
+                output = y.ToArray();
+
+            var modelOutput = new float[b * 2 * img];
+            for (int bi = 0; bi < b; bi++)
+            {
+                for (int c = 0; c < k; c++)
+                {
+                    var view = r.Components[c].View;
+                    int cond = ((halves - 1) * k + c) * b + bi;
+                    view.Invert(output.AsSpan(cond * 2 * img, 2 * img), estimates[c], 6, h, w);
+                    if (cfgOn)
+                    {
+                        view.Invert(output.AsSpan((c * b + bi) * 2 * img, 2 * img), backU, 6, h, w);
+                        var est = estimates[c];
+                        for (int j = 0; j < img; j++) est[j] = backU[j] + r.GuidanceScale * (est[j] - backU[j]);
+                    }
+                }
+                r.Combiner.Combine(estimates, h, w, modelOutput.AsSpan(bi * 2 * img, 2 * img));
+            }
+
+            var noise = t > 0 ? new float[x.Length] : [];
+            if (t > 0) r.Noise.Next(noise);
+            var x0 = new float[x.Length];
+            r.Scheduler.Step(modelOutput, x, b, 3, t, prev, noise, state.XPrev, x0);
+            foreach (var c in r.Constraints) c.AfterStep(state);
+            r.OnStep?.Invoke(new StepTrace(i, t, (float[])x.Clone(), output, modelOutput, x0, (float[])state.XPrev.Clone()));
+            x = state.XPrev;
+        }
+        return x;
+    }
+
+    private static void Validate(SamplerRequest r, int cin)
+    {
+        int b = r.Batch, img = 3 * r.Height * r.Width;
+        if (b < 1) throw new FastIFException($"batch must be at least 1, got {b}");
+        if (r.Components.Count == 0) throw new FastIFException("a sampling run needs at least one prompt/view component");
+        if (r.Combiner.Components > 0 && r.Combiner.Components != r.Components.Count)
+            throw new FastIFException($"the combiner takes {r.Combiner.Components} components, the request has {r.Components.Count}");
+        if (r.Start.Length != b * img) throw new ShapeException($"start sample has {r.Start.Length} values, expected [{b}, 3, {r.Height}, {r.Width}]");
+        if (r.Timesteps.Length == 0) throw new FastIFException("no timesteps to run");
+        bool stage2 = r.Conditioning != null;
+        if (stage2 != (cin == 6)) throw new FastIFException(cin == 6 ? "this stage-II UNet needs a conditioning image" : "conditioning image given to a stage-I UNet");
+        if (stage2 && r.Conditioning!.Length != b * img) throw new ShapeException($"conditioning image has {r.Conditioning.Length} values, expected {b * img}");
+        int e = r.UNet.Config.EncoderHidDim;
+        if (r.NegativeEmbeds.Length == 0 || r.NegativeEmbeds.Length % (b * e) != 0)
+            throw new ShapeException($"negative embeddings ({r.NegativeEmbeds.Length} values) are not [{b}, L, {e}]");
+        foreach (var c in r.Components)
+            if (c.PromptEmbeds.Length != r.NegativeEmbeds.Length)
+                throw new ShapeException($"prompt embeddings ({c.PromptEmbeds.Length} values) differ in size from the negative ones ({r.NegativeEmbeds.Length})");
+        if (r.Height != r.Width && r.Components.Any(c => c.View is PixelView pv && pv.OutputSize(r.Height, r.Width) != (r.Height, r.Width)))
+            throw new FastIFException("views that swap height and width need a square image");
+    }
+}
