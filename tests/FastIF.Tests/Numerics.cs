@@ -44,4 +44,19 @@ public static class Numerics
             $"{what}: relative L2 {r:E3} (limit {relL2:E1}), max abs {m:E3} (limit {maxAbs:E1}); " +
             $"worst at {worst}: got {actual[worst]}, expected {expected[worst]}");
     }
+
+    /// <summary>Elementwise |a − e| ≤ abs + rel·|e| (NaN fails); the message names the worst element.</summary>
+    public static void AssertWithin(string what, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double abs, double rel = 0)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: {actual.Length} values, expected {expected.Length}");
+        double worst = 0;
+        int at = -1;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]) || float.IsInfinity(actual[i]), $"{what}[{i}] is {actual[i]}");
+            double excess = Math.Abs(actual[i] - expected[i]) - (abs + rel * Math.Abs(expected[i]));
+            if (excess > worst) { worst = excess; at = i; }
+        }
+        Assert.True(at < 0, at < 0 ? "" : $"{what}[{at}]: got {actual[at]}, expected {expected[at]} (tolerance {abs:E1} + {rel:E1}·|expected|)");
+    }
 }

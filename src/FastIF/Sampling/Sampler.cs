@@ -41,6 +41,8 @@ public sealed record SamplerRequest
     public float[]? Conditioning { get; init; }
     /// <summary>Stage II: the augmentation noise level fed as class label.</summary>
     public long? ClassLabel { get; init; }
+    /// <summary>Stop after this many steps (a partial run, e.g. one step from the middle of a schedule); null runs all.</summary>
+    public int? StopAfter { get; init; }
     /// <summary>Sees every step (for traces, previews and progress).</summary>
     public Action<StepTrace>? OnStep { get; init; }
 }
@@ -85,7 +87,8 @@ public static class Sampler
         var concat = new float[cin * hw];
         var estimates = Enumerable.Range(0, k).Select(_ => new float[2 * img]).ToArray();
         var backU = new float[2 * img];
-        for (int i = 0; i < r.Timesteps.Length; i++)
+        int steps = Math.Min(r.Timesteps.Length, r.StopAfter ?? int.MaxValue);
+        for (int i = 0; i < steps; i++)
         {
             cancel.ThrowIfCancellationRequested();
             long t = r.Timesteps[i], prev = prevTimes[i];

@@ -16,13 +16,13 @@ public class PipelineGoldenTests
 {
     // Fixture README: ~5e-3 absolute when the implementation runs its own UNet for every step (guidance and the
     // learned variance amplify single-call differences of ~1e-5).
-    private const double PipelineAbs = 5e-3;
+    internal const double PipelineAbs = 5e-3;
 
     // One UNet call: ~1e-5 absolute (fixture README: fp32 vs fp64 of the reference itself), with margin.
-    private const double SingleCallAbs = 1e-4;
+    internal const double SingleCallAbs = 1e-4;
 
     // Relative part for x_prev, whose learned-variance noise term scales errors with its (large) magnitude.
-    private const double VarianceRel = 1e-3;
+    internal const double VarianceRel = 1e-3;
 
     public static TheoryData<string> Files()
     {
@@ -119,17 +119,5 @@ public class PipelineGoldenTests
     }
 
     private static void Check(SafetensorsFile f, string name, float[] actual, double abs, double rel = 0)
-    {
-        var expected = f.ReadFloat32(name);
-        Assert.Equal(expected.Length, actual.Length);
-        double worst = 0;
-        int at = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"{name}[{i}] is NaN");
-            double excess = Math.Abs(actual[i] - expected[i]) - (abs + rel * Math.Abs(expected[i]));
-            if (excess > worst) { worst = excess; at = i; }
-        }
-        Assert.True(worst <= 0, $"{Path.GetFileName(f.Path)} {name}[{at}]: got {actual[at]}, expected {expected[at]} (tolerance {abs:E1} + {rel:E1}·|expected|)");
-    }
+        => Numerics.AssertWithin($"{Path.GetFileName(f.Path)} {name}", f.ReadFloat32(name), actual, abs, rel);
 }
