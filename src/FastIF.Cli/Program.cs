@@ -13,6 +13,8 @@ public static class Program
         root.Subcommands.Add(Commands.UNetCommand.Create());
         root.Subcommands.Add(Commands.WeightsCommand.Create());
         root.Subcommands.Add(Commands.InfoCommand.Create());
+        root.Subcommands.Add(Commands.EmbedsCommand.Create());
+        foreach (var c in Commands.SampleCommands.Create()) root.Subcommands.Add(c);
         return root;
     }
 

@@ -14,14 +14,18 @@ internal static class WeightsCommand
         var outDir = new Option<string>("--out") { Description = "folder to write (config.json + safetensors)", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "fp16 or fp32 (bf16 also accepted)", DefaultValueFactory = _ => "fp16" };
         var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
-        var random = new Command("random", "Write random weights with the real shapes of a preset (streamed to disk).") { preset, outDir, dtype, seed };
+        var snapshot = new Option<bool>("--snapshot") { Description = "write a whole IF snapshot (unet/, scheduler/, ...) instead of a unet folder" };
+        var random = new Command("random", "Write random weights with the real shapes of a preset (streamed to disk).") { preset, outDir, dtype, seed, snapshot };
         random.SetAction(pr => CliErrors.Run(() =>
         {
             var cfg = UNetPresets.Get(pr.GetValue(preset)!);
             var dt = ParseDType(pr.GetValue(dtype)!);
-            var file = RandomWeights.WriteUNet(cfg, pr.GetValue(outDir)!, dt, pr.GetValue(seed), Progress.Bytes("writing", dt.Size()));
+            var progress = Progress.Bytes("writing", dt.Size());
+            string dir = pr.GetValue(outDir)!;
+            if (pr.GetValue(snapshot)) RandomWeights.WriteSnapshot(cfg, dir, dt, pr.GetValue(seed), progress);
+            else RandomWeights.WriteUNet(cfg, dir, dt, pr.GetValue(seed), progress);
             Console.Error.WriteLine();
-            Console.WriteLine($"{pr.GetValue(preset)}: {new UNet2DCondition(cfg).Parameters.Sum(p => p.Shape.Elements):N0} parameters -> {file}");
+            Console.WriteLine($"{pr.GetValue(preset)}: {new UNet2DCondition(cfg).Parameters.Sum(p => p.Shape.Elements):N0} parameters -> {dir}");
             return 0;
         }));
         return new Command("weights", "Make or inspect model weights.") { random };

@@ -50,6 +50,24 @@ public static class RandomWeights
     }
 
     /// <summary>
+    /// Writes a diffusers IF snapshot folder: <c>unet/</c> with random weights (<see cref="WriteUNet"/>), IF's
+    /// <c>scheduler/</c> config and, for stage II, <c>image_noising_scheduler/</c>.
+    /// </summary>
+    public static void WriteSnapshot(UNetConfig config, string directory, DType dtype, ulong seed,
+        IProgress<(long Done, long Total)>? progress = null, CancellationToken cancel = default)
+    {
+        bool stageTwo = config.InChannels == 6;
+        WriteUNet(config, Path.Combine(directory, "unet"), dtype, seed, progress, cancel);
+        Directory.CreateDirectory(Path.Combine(directory, "scheduler"));
+        File.WriteAllText(Path.Combine(directory, "scheduler", "scheduler_config.json"), Pipelines.IFStage.SchedulerJson(stageTwo));
+        if (stageTwo)
+        {
+            Directory.CreateDirectory(Path.Combine(directory, "image_noising_scheduler"));
+            File.WriteAllText(Path.Combine(directory, "image_noising_scheduler", "scheduler_config.json"), Pipelines.IFStage.ImageNoisingSchedulerJson);
+        }
+    }
+
+    /// <summary>
     /// The folder of cached random weights for a preset (<c>$FASTIF_CACHE</c> or <c>~/.cache/fastif</c>, then
     /// <c>weights/{name}-{dtype}-s{seed}</c>), written on first use. A folder whose config differs is rewritten.
     /// </summary>

@@ -8,7 +8,7 @@ namespace FastIF.Models.UNet;
 public static class UNetPresets
 {
     /// <summary>Names accepted by <see cref="Get"/>.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["tiny", "if-i-m", "if-i-l", "if-i-xl", "if-ii-m", "if-ii-l"];
+    public static IReadOnlyList<string> Names { get; } = ["tiny", "tiny-ii", "if-i-m", "if-i-l", "if-i-xl", "if-ii-m", "if-ii-l"];
 
     private static readonly UNetBlockType R = UNetBlockType.Resnet, A = UNetBlockType.SimpleCrossAttn;
 
@@ -36,6 +36,10 @@ public static class UNetPresets
             InChannels = 3, OutChannels = 6, SampleSize = 64, BlockOutChannels = [32, 64, 96, 128], LayersPerBlock = [2, 2, 2, 2],
             DownBlockTypes = [R, A, A, A], UpBlockTypes = [A, A, A, R], AttentionHeadDim = 32, CrossAttentionDim = 128,
             EncoderHidDim = 256, AdditionEmbedHeads = 4, TimeEmbeddingDim = 128, NormNumGroups = 32,
+        },
+        "tiny-ii" => StageTwo([32, 64, 96, 128, 128], [1, 1, 2, 2, 2], 128) with
+        {
+            SampleSize = 64, AttentionHeadDim = 32, EncoderHidDim = 256, AdditionEmbedHeads = 4,
         },
         "if-i-m" => StageOne([192, 384, 576, 768], 768),
         "if-i-l" => StageOne([320, 640, 960, 1280], 1280),

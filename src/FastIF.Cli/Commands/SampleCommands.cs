@@ -1,0 +1,240 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using FastIF.Diffusion;
+using FastIF.Imaging;
+using FastIF.Pipelines;
+using FastIF.Sampling;
+
+namespace FastIF.Cli.Commands;
+
+/// <summary>
+/// The sampling modes (<c>generate</c>, <c>edit</c>, <c>inpaint</c>, <c>anagram</c>, <c>hybrid</c>, <c>diffdiff</c>,
+/// <c>upscale</c>, <c>noise</c>, <c>denoise</c>): each maps its flags to one <see cref="SamplerRequest"/> and runs
+/// the one sampler. Shared flags live in <see cref="Common"/>.
+/// </summary>
+internal static class SampleCommands
+{
+    private sealed class Common
+    {
+        public readonly Option<string> Model = new("--model") { Description = "IF snapshot folder (unet/, scheduler/, ...)", Required = true };
+        public readonly Option<string?> Variant = new("--variant") { Description = "weights variant, e.g. fp16" };
+        public readonly Option<string[]> Embeds = new("--embeds") { Description = "prompt embeddings (.safetensors with prompt_embeds, negative_prompt_embeds); repeat for several prompts", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<ulong> Seed = new("--seed") { Description = "noise seed (Philox)", DefaultValueFactory = _ => 0 };
+        public readonly Option<int> Steps = new("--steps") { Description = "leading-spaced steps", DefaultValueFactory = _ => 20 };
+        public readonly Option<string?> Timesteps = new("--timesteps") { Description = "a named list (fast27, smart27, smart50, smart100, smart185, super27, super40, super100) or comma-separated values" };
+        public readonly Option<float> Guidance = new("--guidance") { Description = "classifier-free guidance scale", DefaultValueFactory = _ => 7f };
+        public readonly Option<int> Batch = new("--batch") { Description = "images", DefaultValueFactory = _ => 1 };
+        public readonly Option<int?> Size = new("--size") { Description = "image side (default: the model's sample size)" };
+        public readonly Option<string> Out = new("--out") { Description = "output PNG (several images side by side)", Required = true };
+        public readonly Option<string?> Json = new("--json") { Description = "also write a JSON summary" };
+        public readonly Option<string> Backend = BackendOption.Create();
+
+        public void AddTo(Command c)
+        {
+            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend }) c.Options.Add(o);
+        }
+    }
+
+    /// <summary>What a mode needs from the shared flags, resolved.</summary>
+    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise)
+    {
+        public TextConditioning Text(int i = 0)
+        {
+            var files = P.GetValue(C.Embeds) ?? [];
+            if (files.Length <= i)
+                throw new FastIFException($"this mode needs {i + 1} --embeds file(s), got {files.Length} (text prompts arrive with the T5 encoder)");
+            return Embeddings.Load(files[i], Stage.UNet.Config.EncoderHidDim, Batch);
+        }
+
+        public long[] Timesteps()
+        {
+            if (P.GetValue(C.Timesteps) is { } spec)
+                return spec.Contains(',') || long.TryParse(spec, out _)
+                    ? TimestepLists.Custom(spec.Split(',').Select(s => long.TryParse(s.Trim(), out var v) ? v
+                        : throw new FastIFException($"--timesteps: \"{s}\" is not an integer")).ToList())
+                    : TimestepLists.Named(spec);
+            int n = P.GetValue(C.Steps);
+            if (n is < 1 or > 1000) throw new FastIFException($"--steps {n} must be in [1, 1000]");
+            return TimestepLists.Leading(n);
+        }
+
+        public float[] Image(Option<string> opt)
+        {
+            var img = ImageFiles.LoadRgb(P.GetValue(opt)!, Size, Size, out var note);
+            if (note != null) Console.Error.WriteLine(note);
+            var r = new float[img.Length * Batch];
+            for (int b = 0; b < Batch; b++) img.CopyTo(r, b * img.Length);
+            return r;
+        }
+    }
+
+    public static IEnumerable<Command> Create()
+    {
+        yield return Mode("generate", "Text to image (stage I) from prompt embeddings.", (_, _) => { },
+            ctx => IFPipelines.TextToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance), ctx.Batch, ctx.Size, ctx.Size, ctx.Noise));
+
+        var image = new Option<string>("--image") { Description = "input PNG", Required = true };
+        var strength = new Option<double>("--strength") { Description = "how much to change, (0, 1]: keeps the last ⌊n·strength⌋ steps", DefaultValueFactory = _ => 0.7 };
+        yield return Mode("edit", "SDEdit image to image: noise the input to a strength, then denoise with the prompt.",
+            (c, _) => { c.Options.Add(image); c.Options.Add(strength); },
+            ctx => IFPipelines.ImageToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance),
+                ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, ctx.Image(image), ctx.P.GetValue(strength)));
+
+        var mask = new Option<string>("--mask") { Description = "binary PNG mask, white = repaint", Required = true };
+        var repaint = new Option<bool>("--repaint") { Description = "re-noise the known region every step (RePaint) instead of keeping it clean (diffusers)" };
+        var inpaintStrength = new Option<double>("--strength") { Description = "(0, 1]", DefaultValueFactory = _ => 1.0 };
+        yield return Mode("inpaint", "Repaint the white part of a mask.", (c, _) => { c.Options.Add(image); c.Options.Add(mask); c.Options.Add(repaint); c.Options.Add(inpaintStrength); },
+            ctx =>
+            {
+                var img = ctx.Image(image);
+                var m = ImageFiles.LoadMap(ctx.P.GetValue(mask)!, ctx.Size, ctx.Size, binary: true);
+                var req = IFPipelines.Inpaint(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance),
+                    ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, img, m, ctx.P.GetValue(inpaintStrength));
+                return ctx.P.GetValue(repaint) ? req with { Constraints = [new RePaintConstraint(img, m)] } : req;
+            });
+
+        var views = new Option<string>("--views") { Description = "one view per --embeds: identity, flip_v, flip_h, rot90, rot180, rot270, transpose, negate", DefaultValueFactory = _ => "identity,flip_v" };
+        yield return Mode("anagram", "Visual anagram: one image that reads as each prompt under its view.", (c, _) => c.Options.Add(views),
+            ctx =>
+            {
+                var names = ctx.P.GetValue(views)!.Split(',', StringSplitOptions.TrimEntries);
+                if (names.Length is < 2 or > 4) throw new FastIFException($"--views: an anagram takes 2 to 4 views, got {names.Length}");
+                var comps = names.Select((v, i) => new Component(ctx.Text(i).Prompt, Views.ByName(v))).ToList();
+                return Base(ctx, comps, ctx.Text(0).Negative) with { Combiner = Combiners.Mean };
+            });
+
+        var kernel = new Option<int>("--kernel") { Description = "Gaussian kernel size (odd)", DefaultValueFactory = _ => 33 };
+        var sigma = new Option<float>("--sigma") { Description = "Gaussian sigma", DefaultValueFactory = _ => 2f };
+        yield return Mode("hybrid", "Hybrid image: low frequencies from the first prompt, high from the second.", (c, _) => { c.Options.Add(kernel); c.Options.Add(sigma); },
+            ctx => Base(ctx, [new Component(ctx.Text(0).Prompt, Views.Identity), new Component(ctx.Text(1).Prompt, Views.Identity)], ctx.Text(0).Negative)
+                with { Combiner = Combiners.LowHighPass(ctx.P.GetValue(kernel), ctx.P.GetValue(sigma)) });
+
+        var map = new Option<string>("--map") { Description = "gray PNG change map: white = change freely, black = keep (inverted for the reference rule)", Required = true };
+        yield return Mode("diffdiff", "Differential Diffusion: a per-pixel strength map.", (c, _) => { c.Options.Add(image); c.Options.Add(map); },
+            ctx =>
+            {
+                // The reference IF code resets pixels whose map value exceeds i/n (map = 1 keeps the original); FastIF's
+                // maps follow diffusers/ComfyUI (white = change), so the map is inverted here.
+                var m = ImageFiles.LoadMap(ctx.P.GetValue(map)!, ctx.Size, ctx.Size, binary: false).Select(v => 1f - v).ToArray();
+                var img = ctx.Image(image);
+                return Base(ctx, [new Component(ctx.Text().Prompt, Views.Identity)], ctx.Text().Negative) with
+                {
+                    Start = new float[img.Length], Constraints = [new DifferentialDiffusionConstraint(img, m, discardInitialDraw: false)],
+                };
+            });
+
+        var low = new Option<string>("--image") { Description = "low-resolution PNG (e.g. stage I's 64x64 output)", Required = true };
+        var noiseLevel = new Option<int>("--noise-level") { Description = "augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
+        yield return Mode("upscale", "Stage II super-resolution of a low-resolution image.", (c, _) => { c.Options.Add(low); c.Options.Add(noiseLevel); },
+            ctx =>
+            {
+                if (!ctx.Stage.IsStageTwo) throw new FastIFException($"{ctx.P.GetValue(ctx.C.Model)} is a stage-I model; upscale needs a stage-II snapshot");
+                var pic = Png.Read(ctx.P.GetValue(low)!);
+                var chw = ImageTensor.Rgb8ToChw(pic.ToRgb8(), pic.Width, pic.Height);
+                var lr = new float[chw.Length * ctx.Batch];
+                for (int b = 0; b < ctx.Batch; b++) chw.CopyTo(lr, b * chw.Length);
+                return IFPipelines.SuperResolution(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Stage.ImageNoising!, ctx.Text(), ctx.Timesteps(),
+                    ctx.P.GetValue(ctx.C.Guidance), ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, lr, pic.Height, pic.Width, ctx.P.GetValue(noiseLevel));
+            });
+
+        var t = new Option<int>("--t") { Description = "timestep to noise to, [0, 1000)", DefaultValueFactory = _ => 500 };
+        yield return Mode("noise", "Forward process: the image noised to timestep t (no model call).", (c, _) => { c.Options.Add(image); c.Options.Add(t); }, null,
+            ctx =>
+            {
+                var img = ctx.Image(image);
+                var z = new float[img.Length];
+                ctx.Noise.Next(z);
+                var dst = new float[img.Length];
+                ctx.Stage.Scheduler.AddNoise(img, z, Enumerable.Repeat((long)ctx.P.GetValue(t), ctx.Batch).ToArray(), dst);
+                return dst;
+            });
+
+        var stride = new Option<int>("--stride") { Description = "iterative: timestep stride down to 0", DefaultValueFactory = _ => 30 };
+        var method = new Option<string>("--method") { Description = "iterative (strided from t), one-step (x0 from one call) or gaussian (classical blur)", DefaultValueFactory = _ => "iterative" };
+        yield return Mode("denoise", "Noise the image to t, then denoise it: iterative, one-step or classical Gaussian.",
+            (c, _) => { c.Options.Add(image); c.Options.Add(t); c.Options.Add(stride); c.Options.Add(method); c.Options.Add(kernel); c.Options.Add(sigma); }, null,
+            ctx =>
+            {
+                var img = ctx.Image(image);
+                var z = new float[img.Length];
+                ctx.Noise.Next(z);
+                var noised = new float[img.Length];
+                long t0 = ctx.P.GetValue(t);
+                ctx.Stage.Scheduler.AddNoise(img, z, Enumerable.Repeat(t0, ctx.Batch).ToArray(), noised);
+                switch (ctx.P.GetValue(method))
+                {
+                    case "gaussian":
+                        var k = GaussianBlur.Kernel(ctx.P.GetValue(kernel), ctx.P.GetValue(sigma));
+                        var blurred = new float[noised.Length];
+                        GaussianBlur.Apply(noised, blurred, 3 * ctx.Batch, ctx.Size, ctx.Size, k);
+                        return blurred;
+                    case "one-step":
+                        return RunSampler(ctx, Base(ctx, [new Component(ctx.Text().Prompt, Views.Identity)], ctx.Text().Negative) with { Start = noised, Timesteps = [t0] });
+                    case "iterative":
+                        int s = ctx.P.GetValue(stride);
+                        if (s < 1) throw new FastIFException($"--stride {s} must be positive");
+                        var ts = new List<long>();
+                        for (long v = t0; v >= 0; v -= s) ts.Add(v);
+                        if (ts[^1] != 0) ts.Add(0);
+                        return RunSampler(ctx, Base(ctx, [new Component(ctx.Text().Prompt, Views.Identity)], ctx.Text().Negative) with { Start = noised, Timesteps = [.. ts] });
+                    default:
+                        throw new FastIFException($"--method \"{ctx.P.GetValue(method)}\": use iterative, one-step or gaussian");
+                }
+            });
+    }
+
+    private static SamplerRequest Base(Ctx ctx, IReadOnlyList<Component> comps, float[] negative)
+    {
+        var start = new float[ctx.Batch * 3 * ctx.Size * ctx.Size];
+        ctx.Noise.Next(start);
+        return new SamplerRequest
+        {
+            UNet = ctx.Stage.UNet, Scheduler = ctx.Stage.Scheduler, Timesteps = ctx.Timesteps(), GuidanceScale = ctx.P.GetValue(ctx.C.Guidance),
+            Batch = ctx.Batch, Height = ctx.Size, Width = ctx.Size, Start = start, Components = comps, NegativeEmbeds = negative, Noise = ctx.Noise,
+        };
+    }
+
+    private static float[] RunSampler(Ctx ctx, SamplerRequest req)
+    {
+        int n = Math.Min(req.Timesteps.Length, req.StopAfter ?? int.MaxValue);
+        var sw = Stopwatch.StartNew();
+        return Sampler.Run(req with
+        {
+            OnStep = s => Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")),
+        });
+    }
+
+    private static Command Mode(string name, string description, Action<Command, Common> addOptions, Func<Ctx, SamplerRequest>? build,
+        Func<Ctx, float[]>? direct = null)
+    {
+        var common = new Common();
+        var cmd = new Command(name, description);
+        common.AddTo(cmd);
+        addOptions(cmd, common);
+        cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
+        {
+            using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!);
+            using var stage = IFStage.Load(pr.GetValue(common.Model)!, be, pr.GetValue(common.Variant));
+            int batch = pr.GetValue(common.Batch);
+            if (batch is < 1 or > 64) throw new FastIFException($"--batch {batch} must be in [1, 64]");
+            int size = pr.GetValue(common.Size) ?? stage.UNet.Config.SampleSize;
+            if (size <= 0 || size % stage.UNet.Config.SpatialMultiple != 0)
+                throw new FastIFException($"--size {size} must be a positive multiple of {stage.UNet.Config.SpatialMultiple}");
+            float g = pr.GetValue(common.Guidance);
+            if (!(g >= 0 && g <= 50)) throw new FastIFException($"--guidance {g} must be in [0, 50]");
+            var ctx = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)));
+            var sw = Stopwatch.StartNew();
+            var result = build != null ? RunSampler(ctx, build(ctx)) : direct!(ctx);
+            ct.ThrowIfCancellationRequested();
+            string outPath = pr.GetValue(common.Out)!;
+            ImageFiles.SaveStrip(outPath, result, batch, size, size);
+            Console.WriteLine($"{name}: wrote {outPath} ({batch} image(s) {size}x{size}, {sw.Elapsed.TotalSeconds:F1} s on {be.Name})");
+            if (pr.GetValue(common.Json) is { } json)
+                File.WriteAllText(json, JsonSerializer.Serialize(new { mode = name, output = outPath, seed = pr.GetValue(common.Seed), batch, size,
+                    seconds = sw.Elapsed.TotalSeconds, backend = be.Name }) + "\n");
+            return 0;
+        })));
+        return cmd;
+    }
+}
