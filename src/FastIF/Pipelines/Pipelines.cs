@@ -44,13 +44,8 @@ public static class IFPipelines
         CheckBinary(mask);
         var ts = CutByStrength(timesteps, strength);
         var noised = Noised(scheduler, image, ts[0], batch, noise);
-        int hw = height * width;
         var start = new float[noised.Length];
-        for (int i = 0; i < start.Length; i++)
-        {
-            float m = mask[i / (3 * hw) * hw + i % hw];
-            start[i] = (1 - m) * image[i] + m * noised[i];
-        }
+        Masks.Blend(mask, batch, height * width, image, noised, start);
         return Request(unet, scheduler, text, ts, guidance, batch, height, width, noise, start) with { Constraints = [new KeepRegionConstraint(mask)] };
     }
 

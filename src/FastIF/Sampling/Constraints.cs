@@ -46,7 +46,7 @@ public interface IConstraint
 public sealed class KeepRegionConstraint(float[] mask) : IConstraint
 {
     /// <inheritdoc/>
-    public void AfterStep(StepState s) => Masks.Blend(mask, s, s.X, s.XPrev, s.XPrev);
+    public void AfterStep(StepState s) => Masks.Blend(mask, s.Batch, s.Height * s.Width, s.X, s.XPrev, s.XPrev);
 }
 
 /// <summary>
@@ -67,7 +67,7 @@ public sealed class RePaintConstraint(float[] original, float[] mask) : IConstra
             known = new float[original.Length];
             s.Scheduler.AddNoise(original, q, Enumerable.Repeat(s.PrevT, s.Batch).ToArray(), known);
         }
-        Masks.Blend(mask, s, known, s.XPrev, s.XPrev);
+        Masks.Blend(mask, s.Batch, s.Height * s.Width, known, s.XPrev, s.XPrev);
     }
 }
 
@@ -106,15 +106,18 @@ public sealed class DifferentialDiffusionConstraint(float[] original, float[] ma
     }
 }
 
-internal static class Masks
+/// <summary>Mask arithmetic shared by the inpainting start and constraints.</summary>
+public static class Masks
 {
-    /// <summary>dst = (1−m)·keep + m·paint with m <c>[B, 1, H, W]</c> (or one <c>[H, W]</c> for all) broadcast over channels.</summary>
-    public static void Blend(float[] mask, StepState s, float[] keep, float[] paint, float[] dst)
+    /// <summary>
+    /// dst = (1−m)·keep + m·paint over <c>[B, 3, hw]</c> with m <c>[B, 1, hw]</c>, or one <c>[hw]</c> mask for every image,
+    /// broadcast over channels.
+    /// </summary>
+    public static void Blend(float[] mask, int batch, int hw, float[] keep, float[] paint, float[] dst)
     {
-        int hw = s.Height * s.Width;
-        if (mask.Length != s.Batch * hw && mask.Length != hw)
-            throw new ShapeException($"mask has {mask.Length} values, expected {s.Batch}x1x{s.Height}x{s.Width}");
-        for (int b = 0; b < s.Batch; b++)
+        if (mask.Length != batch * hw && mask.Length != hw)
+            throw new ShapeException($"mask has {mask.Length} values, expected {hw} per image for {batch} image(s)");
+        for (int b = 0; b < batch; b++)
             for (int c = 0; c < 3; c++)
                 for (int p = 0; p < hw; p++)
                 {

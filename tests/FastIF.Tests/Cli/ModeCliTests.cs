@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using FastIF.Cli;
+using FastIF.Imaging;
+
+namespace FastIF.Tests.Cli;
+
+/// <summary>Every sampling mode end to end from the CLI on random tiny snapshots (small sizes and few steps for CI).</summary>
+[Collection("console")]
+public class ModeCliTests : IClassFixture<ModeCliTests.Models>
+{
+    /// <summary>Tiny stage-I and stage-II snapshots, embeddings, an image, a mask and a map, made once.</summary>
+    public sealed class Models : IDisposable
+    {
+        public string Dir { get; } = Path.Combine(Path.GetTempPath(), $"fastif-modes-{Guid.NewGuid():N}");
+        public string One => Path.Combine(Dir, "one");
+        public string Two => Path.Combine(Dir, "two");
+        public string E1 => Path.Combine(Dir, "e1.safetensors");
+        public string E2 => Path.Combine(Dir, "e2.safetensors");
+        public string Image => Path.Combine(Dir, "image.png");
+        public string Mask => Path.Combine(Dir, "mask.png");
+        public string Map => Path.Combine(Dir, "map.png");
+
+        public Models()
+        {
+            Directory.CreateDirectory(Dir);
+            Check(Run("weights", "random", "--preset", "tiny", "--out", One, "--snapshot", "--dtype", "fp32"));
+            Check(Run("weights", "random", "--preset", "tiny-ii", "--out", Two, "--snapshot", "--dtype", "fp32"));
+            Check(Run("embeds", "random", "--out", E1, "--tokens", "8"));
+            Check(Run("embeds", "random", "--out", E2, "--tokens", "8", "--seed", "1"));
+            var rgb = new byte[32 * 32 * 3];
+            for (int i = 0; i < rgb.Length; i++) rgb[i] = (byte)(i * 7 % 256);
+            Png.WriteRgb8(Image, 32, 32, rgb);
+            var mask = new byte[32 * 32 * 3];
+            var map = new byte[32 * 32 * 3];
+            for (int p = 0; p < 32 * 32; p++)
+            {
+                int x = p % 32, y = p / 32;
+                for (int c = 0; c < 3; c++)
+                {
+                    mask[3 * p + c] = (byte)(x is >= 8 and < 24 && y is >= 8 and < 24 ? 255 : 0);
+                    map[3 * p + c] = (byte)(x * 8);
+                }
+            }
+            Png.WriteRgb8(Mask, 32, 32, mask);
+            Png.WriteRgb8(Map, 32, 32, map);
+        }
+
+        private static void Check((int Code, string Out, string Err) r) => Assert.True(r.Code == 0, r.Err);
+
+        public void Dispose() => Directory.Delete(Dir, true);
+    }
+
+    private readonly Models _m;
+
+    public ModeCliTests(Models m) => _m = m;
+
+    internal static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (Console.Out, Console.Error);
+        var so = new StringWriter();
+        var se = new StringWriter();
+        Console.SetOut(so);
+        Console.SetError(se);
+        try { return (Program.BuildRoot().Parse(args).Invoke(), so.ToString(), se.ToString()); }
+        finally { Console.SetOut(o); Console.SetError(e); }
+    }
+
+    public static TheoryData<string, string> Modes() => new()
+    {
+        { "generate", "" },
+        { "edit", "--image {image} --strength 0.5" },
+        { "inpaint", "--image {image} --mask {mask}" },
+        { "inpaint", "--image {image} --mask {mask} --repaint" },
+        { "anagram", "--embeds {e2} --views identity,rot180" },
+        { "hybrid", "--embeds {e2} --kernel 9 --sigma 1.5" },
+        { "diffdiff", "--image {image} --map {map}" },
+        { "noise", "--image {image} --t 400" },
+        { "denoise", "--image {image} --t 400 --stride 200" },
+        { "denoise", "--image {image} --t 400 --method one-step" },
+        { "denoise", "--image {image} --t 400 --method gaussian --kernel 5 --sigma 1" },
+        { "upscale", "--image {image}" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void ModeWritesAPng(string mode, string extra)
+    {
+        var outPng = Path.Combine(_m.Dir, $"{mode}-{Guid.NewGuid():N}.png");
+        int size = mode == "upscale" ? 64 : 32;
+        var args = new List<string> { mode, "--model", mode == "upscale" ? _m.Two : _m.One, "--embeds", _m.E1, "--steps", "2",
+            "--size", size.ToString(), "--batch", "2", "--out", outPng, "--backend", "cpu" };
+        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{map}", _m.Map).Replace("{e2}", _m.E2)
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var (code, output, err) = Run([.. args]);
+        Assert.True(code == 0, err);
+        Assert.Contains($"{mode}: wrote", output);
+        var img = Png.Read(outPng);
+        Assert.Equal((2 * size, size), (img.Width, img.Height));
+    }
+
+    [Theory]
+    [InlineData("inpaint", "--image {image} --mask {map}", "binary")]
+    [InlineData("anagram", "--embeds {e2} --views identity,spin", "unknown view")]
+    [InlineData("generate", "--steps 0", "--steps 0")]
+    [InlineData("generate", "--timesteps fast28", "fast28")]
+    [InlineData("generate", "--size 30", "--size")]
+    [InlineData("edit", "--image {image} --strength 1.5", "strength")]
+    [InlineData("upscale", "--image {image}", "stage-I")]
+    [InlineData("hybrid", "", "2 --embeds")]
+    public void BadRequestsFailWithOneLineAndNoOutput(string mode, string extra, string expected)
+    {
+        var outPng = Path.Combine(_m.Dir, $"bad-{Guid.NewGuid():N}.png");
+        var args = new List<string> { mode, "--model", _m.One, "--embeds", _m.E1, "--out", outPng };
+        if (!extra.Contains("--steps")) args.AddRange(["--steps", "2"]);
+        if (!extra.Contains("--size")) args.AddRange(["--size", "32"]);
+        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{map}", _m.Map).Replace("{e2}", _m.E2).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        var (code, _, err) = Run([.. args]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.StartsWith("error: ", err.Split('\n').Last(l => l.Length > 0).TrimStart('\r'));
+        Assert.False(File.Exists(outPng));
+    }
+
+    /// <summary>Same seed, 1 or 2 processors: the CPU backend's work split never changes a value, so outputs are bit-identical.</summary>
+    [Fact]
+    public void SameSeedIsBitIdenticalAcrossThreadCounts()
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "FastIF.Cli.dll");
+        byte[] RunWith(int processors)
+        {
+            var outPng = Path.Combine(_m.Dir, $"det-{processors}.png");
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { cli, "generate", "--model", _m.One, "--embeds", _m.E1, "--steps", "2", "--size", "32", "--seed", "5", "--out", outPng })
+                psi.ArgumentList.Add(a);
+            psi.Environment["DOTNET_PROCESSOR_COUNT"] = processors.ToString();
+            using var p = Process.Start(psi)!;
+            string err = p.StandardError.ReadToEnd();
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, err);
+            return Png.Read(outPng).ToRgba8();
+        }
+        Assert.Equal(RunWith(1), RunWith(2));
+    }
+}
