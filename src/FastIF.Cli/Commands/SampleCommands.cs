@@ -76,10 +76,21 @@ internal static class SampleCommands
 
         var image = new Option<string>("--image") { Description = "input PNG", Required = true };
         var strength = new Option<double>("--strength") { Description = "how much to change, (0, 1]: keeps the last ⌊n·strength⌋ steps", DefaultValueFactory = _ => 0.7 };
+        var iStart = new Option<int?>("--i-start") { Description = "start at this index of the timestep list instead (the seeds' i_start)" };
         yield return Mode("edit", "SDEdit image to image: noise the input to a strength, then denoise with the prompt.",
-            (c, _) => { c.Options.Add(image); c.Options.Add(strength); },
-            ctx => IFPipelines.ImageToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance),
-                ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, ctx.Image(image), ctx.P.GetValue(strength)));
+            (c, _) => { c.Options.Add(image); c.Options.Add(strength); c.Options.Add(iStart); },
+            ctx =>
+            {
+                var ts = ctx.Timesteps();
+                double s = ctx.P.GetValue(strength);
+                if (ctx.P.GetValue(iStart) is { } i)
+                {
+                    if (i < 0 || i >= ts.Length) throw new FastIFException($"--i-start {i} must be in [0, {ts.Length - 1}] for {ts.Length} timesteps");
+                    s = (double)(ts.Length - i) / ts.Length;
+                }
+                return IFPipelines.ImageToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ts, ctx.P.GetValue(ctx.C.Guidance),
+                    ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, ctx.Image(image), s);
+            });
 
         var mask = new Option<string>("--mask") { Description = "binary PNG mask, white = repaint", Required = true };
         var repaint = new Option<bool>("--repaint") { Description = "re-noise the known region every step (RePaint) instead of keeping it clean (diffusers)" };
@@ -111,7 +122,8 @@ internal static class SampleCommands
                 with { Combiner = Combiners.LowHighPass(ctx.P.GetValue(kernel), ctx.P.GetValue(sigma)) });
 
         var map = new Option<string>("--map") { Description = "gray PNG change map: white = change freely, black = keep (inverted for the reference rule)", Required = true };
-        yield return Mode("diffdiff", "Differential Diffusion: a per-pixel strength map.", (c, _) => { c.Options.Add(image); c.Options.Add(map); },
+        var soft = new Option<bool>("--soft") { Description = "blend at each step's threshold instead of a hard cut, so strengths finer than 1/steps count" };
+        yield return Mode("diffdiff", "Differential Diffusion: a per-pixel strength map.", (c, _) => { c.Options.Add(image); c.Options.Add(map); c.Options.Add(soft); },
             ctx =>
             {
                 // The reference IF code resets pixels whose map value exceeds i/n (map = 1 keeps the original); FastIF's
@@ -120,7 +132,7 @@ internal static class SampleCommands
                 var img = ctx.Image(image);
                 return Base(ctx, [new Component(ctx.Text().Prompt, Views.Identity)], ctx.Text().Negative) with
                 {
-                    Start = new float[img.Length], Constraints = [new DifferentialDiffusionConstraint(img, m, discardInitialDraw: false)],
+                    Start = new float[img.Length], Constraints = [new DifferentialDiffusionConstraint(img, m, discardInitialDraw: false, soft: ctx.P.GetValue(soft))],
                 };
             });
 

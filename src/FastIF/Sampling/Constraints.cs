@@ -75,9 +75,10 @@ public sealed class RePaintConstraint(float[] original, float[] mask) : IConstra
 /// Differential Diffusion (exx8/differential-diffusion, IF img2img variant): a per-pixel strength map in [0, 1].
 /// At step i the original is noised afresh to t_i and every pixel whose map value exceeds i/n is reset to it, so
 /// map = 1 keeps the original and map = 0 is edited from step 1 on. Step 0 starts from the noised original.
-/// <paramref name="discardInitialDraw"/> reproduces the official code's unused first draw.
+/// <paramref name="discardInitialDraw"/> reproduces the official code's unused first draw. With <paramref name="soft"/>
+/// the reset is a blend weighted by <c>clamp((map − i/n)·n, 0, 1)</c>, so strengths finer than 1/n take effect.
 /// </summary>
-public sealed class DifferentialDiffusionConstraint(float[] original, float[] map, bool discardInitialDraw = true) : IConstraint
+public sealed class DifferentialDiffusionConstraint(float[] original, float[] map, bool discardInitialDraw = true, bool soft = false) : IConstraint
 {
     /// <inheritdoc/>
     public void BeforeStep(StepState s)
@@ -101,7 +102,13 @@ public sealed class DifferentialDiffusionConstraint(float[] original, float[] ma
                 for (int p = 0; p < hw; p++)
                 {
                     int i = (b * 3 + c) * hw + p;
-                    if (map[(map.Length == hw ? 0 : b * hw) + p] > threshold) s.X[i] = noised[i];
+                    float m = map[(map.Length == hw ? 0 : b * hw) + p];
+                    if (!soft) { if (m > threshold) s.X[i] = noised[i]; }
+                    else
+                    {
+                        float wgt = Math.Clamp((m - threshold) * s.Count, 0f, 1f);
+                        s.X[i] = wgt * noised[i] + (1 - wgt) * s.X[i];
+                    }
                 }
     }
 }

@@ -74,6 +74,8 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         { "anagram", "--embeds {e2} --views identity,rot180" },
         { "hybrid", "--embeds {e2} --kernel 9 --sigma 1.5" },
         { "diffdiff", "--image {image} --map {map}" },
+        { "diffdiff", "--image {image} --map {map} --soft" },
+        { "edit", "--image {image} --i-start 1" },
         { "noise", "--image {image} --t 400" },
         { "denoise", "--image {image} --t 400 --stride 200" },
         { "denoise", "--image {image} --t 400 --method one-step" },
@@ -107,6 +109,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
     [InlineData("edit", "--image {image} --strength 1.5", "strength")]
     [InlineData("upscale", "--image {image}", "stage-I")]
     [InlineData("hybrid", "", "2 --embeds")]
+    [InlineData("edit", "--image {image} --i-start 5", "--i-start")]
     public void BadRequestsFailWithOneLineAndNoOutput(string mode, string extra, string expected)
     {
         var outPng = Path.Combine(_m.Dir, $"bad-{Guid.NewGuid():N}.png");

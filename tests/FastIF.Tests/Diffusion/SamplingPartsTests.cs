@@ -125,4 +125,54 @@ public class SamplingPartsTests
         Assert.Contains("prediction_type", Assert.Throws<ConfigException>(() => SchedulerConfig.Parse("""{"prediction_type": "v_prediction"}""")).Message);
         Assert.Contains("warp", Assert.Throws<ConfigException>(() => SchedulerConfig.Parse("""{"warp": 9}""")).Message);
     }
+
+    private static StepState State(int index, int count, float[] x) => new()
+    {
+        Index = index, Count = count, T = 500, PrevT = 250, Batch = 1, Height = 1, Width = 2, X = x, XPrev = new float[x.Length],
+        Scheduler = new DdpmScheduler(new SchedulerConfig()), Noise = new RecordedNoise([new float[6]]),
+    };
+
+    [Fact]
+    public void DifferentialDiffusionHardAndSoftThresholds()
+    {
+        // Two pixels with map 0.30 and 0.20 at step 1 of 4 (threshold 0.25); the noise is zero, so "noised" = √ᾱ·original.
+        float[] original = [1, 1, 1, 1, 1, 1];
+        float[] map = [0.30f, 0.20f];
+        var s = State(1, 4, [0, 0, 0, 0, 0, 0]);
+        new DifferentialDiffusionConstraint(original, map, discardInitialDraw: false).BeforeStep(s);
+        float a = (float)Math.Sqrt(s.Scheduler.AlphaBar(500));
+        Assert.Equal(a, s.X[0], 6);     // 0.30 > 0.25: reset to the noised original
+        Assert.Equal(0f, s.X[1]);       // 0.20 ≤ 0.25: left to the model
+        var soft = State(1, 4, [0, 0, 0, 0, 0, 0]);
+        new DifferentialDiffusionConstraint(original, map, discardInitialDraw: false, soft: true).BeforeStep(soft);
+        Assert.Equal(0.2f * a, soft.X[0], 5);   // weight (0.30 − 0.25)·4 = 0.2
+        Assert.Equal(0f, soft.X[1]);
+    }
+
+    [Fact]
+    public void AnagramComposesWithAnInpaintMask()
+    {
+        var ifDir = Fixtures.Require("if");
+        using var unet = Models.UNet.UNet2DCondition.Load(Path.Combine(ifDir, "if1_tiny"), Backends.Cpu.CpuBackend.Instance);
+        var scheduler = new DdpmScheduler(SchedulerConfig.Load(Path.Combine(ifDir, "scheduler_if1", "scheduler_config.json")));
+        int h = 16, w = 16, n = 3 * h * w;
+        var noise = new PhiloxNoise(9);
+        float[] Draw(int len) { var v = new float[len]; noise.Next(v); return v; }
+        var start = Draw(n);
+        var mask = new float[h * w];
+        for (int p = 0; p < h * w; p++) mask[p] = p % w < w / 2 ? 1 : 0;   // repaint the left half
+        var req = new SamplerRequest
+        {
+            UNet = unet, Scheduler = scheduler, Timesteps = TimestepLists.Leading(3), Height = h, Width = w, Start = start,
+            Components = [new Component(Draw(7 * 48), Views.Identity), new Component(Draw(7 * 48), Views.FlipHorizontal)],
+            NegativeEmbeds = Draw(7 * 48), Combiner = Combiners.Mean, Constraints = [new KeepRegionConstraint(mask)], Noise = noise,
+        };
+        var output = Sampler.Run(req, TestContext.Current.CancellationToken);
+        for (int i = 0; i < n; i++)
+        {
+            Assert.False(float.IsNaN(output[i]));
+            if (mask[i % (h * w)] == 0) Assert.Equal(start[i], output[i]);   // the kept half never moves
+        }
+        Assert.NotEqual(start[0], output[0]);
+    }
 }
