@@ -94,15 +94,26 @@ internal static class SampleCommands
 
         var mask = new Option<string>("--mask") { Description = "binary PNG mask, white = repaint", Required = true };
         var repaint = new Option<bool>("--repaint") { Description = "re-noise the known region every step (RePaint) instead of keeping it clean (diffusers)" };
+        var jumpLength = new Option<int>("--jump-length") { Description = "RePaint resampling: jump back this many steps ...", DefaultValueFactory = _ => 1 };
+        var jumpCount = new Option<int>("--jump-count") { Description = "... this many times per point (1 = no resampling)", DefaultValueFactory = _ => 1 };
         var inpaintStrength = new Option<double>("--strength") { Description = "(0, 1]", DefaultValueFactory = _ => 1.0 };
-        yield return Mode("inpaint", "Repaint the white part of a mask.", (c, _) => { c.Options.Add(image); c.Options.Add(mask); c.Options.Add(repaint); c.Options.Add(inpaintStrength); },
+        yield return Mode("inpaint", "Repaint the white part of a mask.", (c, _) => { c.Options.Add(image); c.Options.Add(mask); c.Options.Add(repaint); c.Options.Add(inpaintStrength); c.Options.Add(jumpLength); c.Options.Add(jumpCount); },
             ctx =>
             {
                 var img = ctx.Image(image);
                 var m = ImageFiles.LoadMap(ctx.P.GetValue(mask)!, ctx.Size, ctx.Size, binary: true);
                 var req = IFPipelines.Inpaint(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance),
                     ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, img, m, ctx.P.GetValue(inpaintStrength));
-                return ctx.P.GetValue(repaint) ? req with { Constraints = [new RePaintConstraint(img, m)] } : req;
+                if (!ctx.P.GetValue(repaint))
+                {
+                    if (ctx.P.GetValue(jumpCount) > 1) throw new FastIFException("--jump-count needs --repaint (resampling re-noises the known region)");
+                    return req;
+                }
+                return req with
+                {
+                    Constraints = [new RePaintConstraint(img, m)],
+                    Levels = RePaintSchedule.Levels(req.Timesteps.Length, ctx.P.GetValue(jumpLength), ctx.P.GetValue(jumpCount)),
+                };
             });
 
         var views = new Option<string>("--views") { Description = "one view per --embeds: identity, flip_v, flip_h, rot90, rot180, rot270, transpose, negate", DefaultValueFactory = _ => "identity,flip_v" };
@@ -209,7 +220,9 @@ internal static class SampleCommands
 
     private static float[] RunSampler(Ctx ctx, SamplerRequest req)
     {
-        int n = Math.Min(req.Timesteps.Length, req.StopAfter ?? int.MaxValue);
+        var levels = req.Levels;
+        int n = Math.Min(levels == null ? req.Timesteps.Length : Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]),
+            req.StopAfter ?? int.MaxValue);
         var sw = Stopwatch.StartNew();
         return Sampler.Run(req with
         {

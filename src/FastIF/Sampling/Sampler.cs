@@ -41,6 +41,12 @@ public sealed record SamplerRequest
     public float[]? Conditioning { get; init; }
     /// <summary>Stage II: the augmentation noise level fed as class label.</summary>
     public long? ClassLabel { get; init; }
+    /// <summary>
+    /// The walk over noise levels: level n = x at <c>Timesteps[0]</c>, level ℓ = x at <c>Timesteps[n−ℓ]</c>, level 0 = clean.
+    /// Each move down one level is a denoising step, each move up one level a forward re-noising (RePaint's
+    /// resampling jumps, see <see cref="RePaintSchedule"/>). Null walks straight down.
+    /// </summary>
+    public int[]? Levels { get; init; }
     /// <summary>Stop after this many steps (a partial run, e.g. one step from the middle of a schedule); null runs all.</summary>
     public int? StopAfter { get; init; }
     /// <summary>Sees every step (for traces, previews and progress).</summary>
@@ -87,14 +93,25 @@ public static class Sampler
         var concat = new float[cin * hw];
         var estimates = Enumerable.Range(0, k).Select(_ => new float[2 * img]).ToArray();
         var backU = new float[2 * img];
-        int steps = Math.Min(r.Timesteps.Length, r.StopAfter ?? int.MaxValue);
-        for (int i = 0; i < steps; i++)
+        int n = r.Timesteps.Length;
+        var levels = r.Levels ?? Enumerable.Range(0, n + 1).Select(l => n - l).ToArray();
+        CheckLevels(levels, n);
+        int downs = Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]);
+        int steps = Math.Min(downs, r.StopAfter ?? int.MaxValue), i = -1;
+        for (int move = 0; move < levels.Length - 1 && i + 1 < steps; move++)
         {
             cancel.ThrowIfCancellationRequested();
-            long t = r.Timesteps[i], prev = prevTimes[i];
+            if (levels[move + 1] > levels[move])
+            {
+                Renoise(r, x, AlphaBarAtLevel(r, levels[move]), AlphaBarAtLevel(r, levels[move + 1]));
+                continue;
+            }
+            i++;
+            int idx = n - levels[move];
+            long t = r.Timesteps[idx], prev = prevTimes[idx];
             var state = new StepState
             {
-                Index = i, Count = r.Timesteps.Length, T = t, PrevT = prev, Batch = b, Height = h, Width = w,
+                Index = i, Count = steps, T = t, PrevT = prev, Batch = b, Height = h, Width = w,
                 X = x, XPrev = new float[x.Length], Scheduler = r.Scheduler, Noise = r.Noise,
             };
             foreach (var c in r.Constraints) c.BeforeStep(state);
@@ -140,6 +157,28 @@ public static class Sampler
             x = state.XPrev;
         }
         return x;
+    }
+
+    private static double AlphaBarAtLevel(SamplerRequest r, int level) =>
+        level == 0 ? 1.0 : r.Scheduler.AlphaBar(r.Timesteps[r.Timesteps.Length - level]);
+
+    /// <summary>Forward diffusion from ᾱ_a up to ᾱ_b: x ← √(ᾱ_b/ᾱ_a)·x + √(1 − ᾱ_b/ᾱ_a)·z, one fresh draw.</summary>
+    private static void Renoise(SamplerRequest r, float[] x, double alphaBarFrom, double alphaBarTo)
+    {
+        double ratio = alphaBarTo / alphaBarFrom;
+        var z = new float[x.Length];
+        r.Noise.Next(z);
+        float a = (float)Math.Sqrt(ratio), s = (float)Math.Sqrt(1 - ratio);
+        for (int i = 0; i < x.Length; i++) x[i] = a * x[i] + s * z[i];
+    }
+
+    private static void CheckLevels(int[] levels, int n)
+    {
+        if (levels.Length < 2 || levels[0] != n || levels[^1] != 0)
+            throw new FastIFException($"a level walk must start at {n} (x_T) and end at 0 (clean)");
+        for (int j = 1; j < levels.Length; j++)
+            if (Math.Abs(levels[j] - levels[j - 1]) != 1 || levels[j] > n)
+                throw new FastIFException($"level walk moves from {levels[j - 1]} to {levels[j]}: every move is one level up or down within [0, {n}]");
     }
 
     private static void Validate(SamplerRequest r, int cin)

@@ -71,6 +71,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         { "edit", "--image {image} --strength 0.5" },
         { "inpaint", "--image {image} --mask {mask}" },
         { "inpaint", "--image {image} --mask {mask} --repaint" },
+        { "inpaint", "--image {image} --mask {mask} --repaint --jump-length 1 --jump-count 2" },
         { "anagram", "--embeds {e2} --views identity,rot180" },
         { "hybrid", "--embeds {e2} --kernel 9 --sigma 1.5" },
         { "diffdiff", "--image {image} --map {map}" },

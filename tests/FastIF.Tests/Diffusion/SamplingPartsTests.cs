@@ -175,4 +175,13 @@ public class SamplingPartsTests
         }
         Assert.NotEqual(start[0], output[0]);
     }
+
+    [Fact]
+    public void RePaintWalkJumpsBackAsTheReferenceSchedule()
+    {
+        // get_schedule_jump(t_T=4, jump_length=1, jump_n_sample=2) walks 3 2 3 2 1 2 1 0 1 0 after the start at 4 (hand-traced).
+        Assert.Equal([4, 3, 2, 3, 2, 1, 2, 1, 0, 1, 0], RePaintSchedule.Levels(4, 1, 2));
+        Assert.Equal([3, 2, 1, 0], RePaintSchedule.Levels(3, 2, 1));
+        Assert.Throws<FastIFException>(() => RePaintSchedule.Levels(3, 0, 1));
+    }
 }
