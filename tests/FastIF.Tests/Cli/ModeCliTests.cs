@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using FastIF.Cli;
 using FastIF.Imaging;
 
 namespace FastIF.Tests.Cli;
@@ -23,10 +22,10 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         public Models()
         {
             Directory.CreateDirectory(Dir);
-            Check(Run("weights", "random", "--preset", "tiny", "--out", One, "--snapshot", "--dtype", "fp32"));
-            Check(Run("weights", "random", "--preset", "tiny-ii", "--out", Two, "--snapshot", "--dtype", "fp32"));
-            Check(Run("embeds", "random", "--out", E1, "--tokens", "8"));
-            Check(Run("embeds", "random", "--out", E2, "--tokens", "8", "--seed", "1"));
+            Check(CliRunner.Run("weights", "random", "--preset", "tiny", "--out", One, "--snapshot", "--dtype", "fp32"));
+            Check(CliRunner.Run("weights", "random", "--preset", "tiny-ii", "--out", Two, "--snapshot", "--dtype", "fp32"));
+            Check(CliRunner.Run("embeds", "random", "--out", E1, "--tokens", "8"));
+            Check(CliRunner.Run("embeds", "random", "--out", E2, "--tokens", "8", "--seed", "1"));
             var rgb = new byte[32 * 32 * 3];
             for (int i = 0; i < rgb.Length; i++) rgb[i] = (byte)(i * 7 % 256);
             Png.WriteRgb8(Image, 32, 32, rgb);
@@ -54,16 +53,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
 
     public ModeCliTests(Models m) => _m = m;
 
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (o, e) = (Console.Out, Console.Error);
-        var so = new StringWriter();
-        var se = new StringWriter();
-        Console.SetOut(so);
-        Console.SetError(se);
-        try { return (Program.BuildRoot().Parse(args).Invoke(), so.ToString(), se.ToString()); }
-        finally { Console.SetOut(o); Console.SetError(e); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliRunner.Run(args);
 
     public static TheoryData<string, string> Modes() => new()
     {
