@@ -10,8 +10,9 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("info", "Print the version and which backends are available, and why not.");
-        cmd.SetAction(_ => CliErrors.Run(() =>
+        var verbose = new Option<bool>("--verbose") { Description = "list every place each CUDA library was looked for" };
+        var cmd = new Command("info", "Print the version and which backends are available, and why not.") { verbose };
+        cmd.SetAction(pr => CliErrors.Run(() =>
         {
             var asm = typeof(FastIFException).Assembly;
             Console.WriteLine($"FastIF {asm.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? asm.GetName().Version?.ToString()}");
@@ -21,7 +22,21 @@ internal static class InfoCommand
             if (Fma.IsSupported) simd.Add("FMA");
             if (Avx512F.IsSupported) simd.Add("AVX-512F");
             Console.WriteLine($"backend cpu: available (fp32 reference; {Environment.ProcessorCount} threads; SIMD {(simd.Count > 0 ? string.Join(", ", simd) : "none detected")})");
-            Console.WriteLine("backend cuda: not built yet (the CUDA backend issue); library discovery is reported below when present");
+            Console.WriteLine("backend cuda: not built yet (the CUDA backend issue); the CUDA layer finds these libraries:");
+            foreach (var p in Native.NativeLibraries.Probe())
+            {
+                if (p.Found || pr.GetValue(verbose)) { Console.WriteLine("  " + p.Describe().Replace("\n", "\n  ")); continue; }
+                var tried = p.Attempts.Where(a => a.Outcome != "file absent").ToList();
+                int absent = p.Attempts.Count - tried.Count;
+                Console.WriteLine($"  {p.Name}: not found ({string.Join(", ", Native.NativeLibraries.SonamesOf(p.Name))})" +
+                    (absent > 0 ? $"; {absent} searched paths had no such file" : "") + "; set FASTIF_CUDA_PATH, or --verbose for every place");
+                // The loader's own last line is the reason; .NET's preamble around it says nothing new.
+                foreach (var a in tried)
+                {
+                    var why = a.Outcome.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+                    Console.WriteLine(why.StartsWith(a.Place) ? $"    {why}" : $"    {a.Place}: {why}");
+                }
+            }
             return 0;
         }));
         return cmd;

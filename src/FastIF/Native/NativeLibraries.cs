@@ -31,7 +31,7 @@ public static class NativeLibraries
     private static int _installed;
 
     /// <summary>File names tried for a logical name, newest first.</summary>
-    internal static string[] SonamesOf(string name) => name switch
+    public static string[] SonamesOf(string name) => name switch
     {
         Cuda => ["libcuda.so.1"],
         Nvrtc => ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"],
