@@ -29,10 +29,13 @@ internal static class SampleCommands
         public readonly Option<string> Out = new("--out") { Description = "output PNG (several images side by side)", Required = true };
         public readonly Option<string?> Json = new("--json") { Description = "also write a JSON summary" };
         public readonly Option<string> Backend = BackendOption.Create();
+        public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
+        public readonly Option<int> NoiseLevel = new("--noise-level") { Description = "stage II: augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend }) c.Options.Add(o);
+            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, LowRes, NoiseLevel })
+                c.Options.Add(o);
         }
     }
 
@@ -57,6 +60,16 @@ internal static class SampleCommands
             int n = P.GetValue(C.Steps);
             if (n is < 1 or > 1000) throw new FastIFException($"--steps {n} must be in [1, 1000]");
             return TimestepLists.Leading(n);
+        }
+
+        public (float[] Pixels, int Height, int Width) LowRes()
+        {
+            var path = P.GetValue(C.LowRes) ?? throw new FastIFException("a stage-II model needs --low-res IMAGE.png to condition on");
+            var pic = Png.Read(path);
+            var chw = ImageTensor.Rgb8ToChw(pic.ToRgb8(), pic.Width, pic.Height);
+            var r = new float[chw.Length * Batch];
+            for (int b = 0; b < Batch; b++) chw.CopyTo(r, b * chw.Length);
+            return (r, pic.Height, pic.Width);
         }
 
         public float[] Image(Option<string> opt)
@@ -126,11 +139,29 @@ internal static class SampleCommands
                 return Base(ctx, comps, ctx.Text(0).Negative) with { Combiner = Combiners.Mean };
             });
 
-        var kernel = new Option<int>("--kernel") { Description = "Gaussian kernel size (odd)", DefaultValueFactory = _ => 33 };
-        var sigma = new Option<float>("--sigma") { Description = "Gaussian sigma", DefaultValueFactory = _ => 2f };
-        yield return Mode("hybrid", "Hybrid image: low frequencies from the first prompt, high from the second.", (c, _) => { c.Options.Add(kernel); c.Options.Add(sigma); },
-            ctx => Base(ctx, [new Component(ctx.Text(0).Prompt, Views.Identity), new Component(ctx.Text(1).Prompt, Views.Identity)], ctx.Text(0).Negative)
-                with { Combiner = Combiners.LowHighPass(ctx.P.GetValue(kernel), ctx.P.GetValue(sigma)) });
+        var kernel = new Option<int?>("--kernel") { Description = "Gaussian kernel size, odd (default 33 at 64 px, scaled with the image size)" };
+        var sigma = new Option<float?>("--sigma") { Description = "Gaussian sigma (default 2 at 64 px, scaled with the image size)" };
+        var split = new Option<string>("--split") { Description = "frequency (low + high from 2 prompts, or low + mid + high from 3) or gray-color (gray of the first, colour of the second)", DefaultValueFactory = _ => "frequency" };
+        yield return Mode("hybrid", "Hybrid image by factorized diffusion: each prompt owns one component of the image.",
+            (c, _) => { c.Options.Add(kernel); c.Options.Add(sigma); c.Options.Add(split); },
+            ctx =>
+            {
+                int prompts = (ctx.P.GetValue(ctx.C.Embeds) ?? []).Length;
+                ICombiner combiner;
+                var (k, sg) = BlurFor(ctx, kernel, sigma);
+                switch (ctx.P.GetValue(split))
+                {
+                    case "gray-color": combiner = Combiners.GrayColor; prompts = 2; break;
+                    case "frequency" when prompts >= 3:
+                        combiner = Combiners.ThreeBand(k, sg, Math.Max(1, (k / 4) | 1), sg / 4);
+                        prompts = 3;
+                        break;
+                    case "frequency": combiner = Combiners.LowHighPass(k, sg); prompts = 2; break;
+                    default: throw new FastIFException($"--split \"{ctx.P.GetValue(split)}\": use frequency or gray-color");
+                }
+                var comps = Enumerable.Range(0, prompts).Select(i => new Component(ctx.Text(i).Prompt, Views.Identity)).ToList();
+                return Base(ctx, comps, ctx.Text(0).Negative) with { Combiner = combiner };
+            });
 
         var map = new Option<string>("--map") { Description = "gray PNG change map: white = change freely, black = keep (inverted for the reference rule)", Required = true };
         var soft = new Option<bool>("--soft") { Description = "blend at each step's threshold instead of a hard cut, so strengths finer than 1/steps count" };
@@ -147,18 +178,13 @@ internal static class SampleCommands
                 };
             });
 
-        var low = new Option<string>("--image") { Description = "low-resolution PNG (e.g. stage I's 64x64 output)", Required = true };
-        var noiseLevel = new Option<int>("--noise-level") { Description = "augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
-        yield return Mode("upscale", "Stage II super-resolution of a low-resolution image.", (c, _) => { c.Options.Add(low); c.Options.Add(noiseLevel); },
+        yield return Mode("upscale", "Stage II super-resolution of a low-resolution image (--low-res).", (_, _) => { },
             ctx =>
             {
                 if (!ctx.Stage.IsStageTwo) throw new FastIFException($"{ctx.P.GetValue(ctx.C.Model)} is a stage-I model; upscale needs a stage-II snapshot");
-                var pic = Png.Read(ctx.P.GetValue(low)!);
-                var chw = ImageTensor.Rgb8ToChw(pic.ToRgb8(), pic.Width, pic.Height);
-                var lr = new float[chw.Length * ctx.Batch];
-                for (int b = 0; b < ctx.Batch; b++) chw.CopyTo(lr, b * chw.Length);
+                var (lr, lh, lw) = ctx.LowRes();
                 return IFPipelines.SuperResolution(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Stage.ImageNoising!, ctx.Text(), ctx.Timesteps(),
-                    ctx.P.GetValue(ctx.C.Guidance), ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, lr, pic.Height, pic.Width, ctx.P.GetValue(noiseLevel));
+                    ctx.P.GetValue(ctx.C.Guidance), ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, lr, lh, lw, ctx.P.GetValue(ctx.C.NoiseLevel));
             });
 
         var t = new Option<int>("--t") { Description = "timestep to noise to, [0, 1000)", DefaultValueFactory = _ => 500 };
@@ -188,7 +214,8 @@ internal static class SampleCommands
                 switch (ctx.P.GetValue(method))
                 {
                     case "gaussian":
-                        var k = GaussianBlur.Kernel(ctx.P.GetValue(kernel), ctx.P.GetValue(sigma));
+                        var (ks, ss) = BlurFor(ctx, kernel, sigma);
+                        var k = GaussianBlur.Kernel(ks, ss);
                         var blurred = new float[noised.Length];
                         GaussianBlur.Apply(noised, blurred, 3 * ctx.Batch, ctx.Size, ctx.Size, k);
                         return blurred;
@@ -207,14 +234,31 @@ internal static class SampleCommands
             });
     }
 
+    /// <summary>The blur of hybrids and classical denoising: as given, or the fixtures' 33 / σ 2 at 64 px scaled to the image.</summary>
+    private static (int Kernel, float Sigma) BlurFor(Ctx ctx, Option<int?> kernel, Option<float?> sigma)
+    {
+        float scale = ctx.Size / 64f;
+        int k = ctx.P.GetValue(kernel) ?? (2 * (int)MathF.Round(16 * scale) + 1);
+        return (k, ctx.P.GetValue(sigma) ?? 2f * scale);
+    }
+
+    /// <summary>A request from pure noise; on a stage-II model the views and combiners act on the 6-channel input.</summary>
     private static SamplerRequest Base(Ctx ctx, IReadOnlyList<Component> comps, float[] negative)
     {
         var start = new float[ctx.Batch * 3 * ctx.Size * ctx.Size];
         ctx.Noise.Next(start);
-        return new SamplerRequest
+        var req = new SamplerRequest
         {
             UNet = ctx.Stage.UNet, Scheduler = ctx.Stage.Scheduler, Timesteps = ctx.Timesteps(), GuidanceScale = ctx.P.GetValue(ctx.C.Guidance),
             Batch = ctx.Batch, Height = ctx.Size, Width = ctx.Size, Start = start, Components = comps, NegativeEmbeds = negative, Noise = ctx.Noise,
+        };
+        if (!ctx.Stage.IsStageTwo) return req;
+        var (lr, lh, lw) = ctx.LowRes();
+        int level = ctx.P.GetValue(ctx.C.NoiseLevel);
+        return req with
+        {
+            Conditioning = IFPipelines.StageTwoConditioning(ctx.Stage.ImageNoising!, lr, ctx.Batch, lh, lw, ctx.Size, ctx.Size, ctx.Noise, level),
+            ClassLabel = level,
         };
     }
 

@@ -57,13 +57,22 @@ public static class IFPipelines
         TextConditioning text, long[] timesteps, float guidance, int batch, int height, int width, INoiseSource noise,
         float[] lowRes, int lowHeight, int lowWidth, int noiseLevel = 250)
     {
-        if (noiseLevel is < 0 or >= 1000) throw new FastIFException($"noise level {noiseLevel} must be in [0, 1000)");
         var start = new float[batch * 3 * height * width];
         noise.Next(start);
-        var up = Resize.BilinearAlignCorners(lowRes, batch * 3, lowHeight, lowWidth, height, width);
-        var cond = Noised(imageNoising, up, noiseLevel, batch, noise);
         return Request(unet, scheduler, text, timesteps, guidance, batch, height, width, noise, start)
-            with { Conditioning = cond, ClassLabel = noiseLevel };
+            with { Conditioning = StageTwoConditioning(imageNoising, lowRes, batch, lowHeight, lowWidth, height, width, noise, noiseLevel), ClassLabel = noiseLevel };
+    }
+
+    /// <summary>
+    /// Stage II's conditioning image: the low-res image upscaled (bilinear, align_corners) and noised once to
+    /// <paramref name="noiseLevel"/> with one draw. Any stage-II request (anagrams and hybrids too) uses it.
+    /// </summary>
+    public static float[] StageTwoConditioning(DdpmScheduler imageNoising, float[] lowRes, int batch, int lowHeight, int lowWidth,
+        int height, int width, INoiseSource noise, int noiseLevel)
+    {
+        if (noiseLevel is < 0 or >= 1000) throw new FastIFException($"noise level {noiseLevel} must be in [0, 1000)");
+        var up = Resize.BilinearAlignCorners(lowRes, batch * 3, lowHeight, lowWidth, height, width);
+        return Noised(imageNoising, up, noiseLevel, batch, noise);
     }
 
     /// <summary>diffusers' strength rule: the last <c>min(⌊n·strength⌋, n)</c> entries.</summary>

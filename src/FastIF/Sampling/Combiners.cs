@@ -28,6 +28,62 @@ public static class Combiners
     /// </summary>
     public static ICombiner LowHighPass(int kernelSize, float sigma, bool halve = false) => new LowHighCombiner(kernelSize, sigma, halve);
 
+    /// <summary>
+    /// Three frequency bands: ε = lowpass_wide(ε₀) + (lowpass_narrow − lowpass_wide)(ε₁) + (identity − lowpass_narrow)(ε₂);
+    /// variance = mean of the three. The narrow blur must be the smaller one.
+    /// </summary>
+    public static ICombiner ThreeBand(int wideKernel, float wideSigma, int narrowKernel, float narrowSigma)
+        => new ThreeBandCombiner(GaussianBlur.Kernel(wideKernel, wideSigma), GaussianBlur.Kernel(narrowKernel, narrowSigma));
+
+    /// <summary>Grayscale/colour factorization: ε = gray(ε₀) + (ε₁ − gray(ε₁)), gray = mean over the 3 channels; variance averaged.</summary>
+    public static ICombiner GrayColor { get; } = new GrayColorCombiner();
+
+    private static void MeanVariance(IReadOnlyList<float[]> estimates, int n, Span<float> dst)
+    {
+        for (int i = n; i < 2 * n; i++)
+        {
+            float sum = 0;
+            foreach (var e in estimates) sum += e[i];
+            dst[i] = sum / estimates.Count;
+        }
+    }
+
+    private sealed class ThreeBandCombiner(float[] wide, float[] narrow) : ICombiner
+    {
+        public int Components => 3;
+
+        public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)
+        {
+            if (estimates.Count != 3) throw new FastIFException($"three-band combiner expects 3 components, got {estimates.Count}");
+            int n = 3 * h * w;
+            float[] Blur(float[] src, float[] k) { var d = new float[n]; GaussianBlur.Apply(src.AsSpan(0, n), d, 3, h, w, k); return d; }
+            var low = Blur(estimates[0], wide);
+            var midNarrow = Blur(estimates[1], narrow);
+            var midWide = Blur(estimates[1], wide);
+            var highNarrow = Blur(estimates[2], narrow);
+            for (int i = 0; i < n; i++) dst[i] = low[i] + (midNarrow[i] - midWide[i]) + (estimates[2][i] - highNarrow[i]);
+            MeanVariance(estimates, n, dst);
+        }
+    }
+
+    private sealed class GrayColorCombiner : ICombiner
+    {
+        public int Components => 2;
+
+        public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)
+        {
+            if (estimates.Count != 2) throw new FastIFException($"gray/colour combiner expects 2 components, got {estimates.Count}");
+            int hw = h * w;
+            for (int p = 0; p < hw; p++)
+            {
+                float g0 = (estimates[0][p] + estimates[0][hw + p] + estimates[0][2 * hw + p]) / 3;
+                float g1 = (estimates[1][p] + estimates[1][hw + p] + estimates[1][2 * hw + p]) / 3;
+                for (int c = 0; c < 3; c++) dst[c * hw + p] = g0 + (estimates[1][c * hw + p] - g1);
+            }
+            MeanVariance(estimates, 3 * hw, dst);
+        }
+    }
+
     private sealed class MeanCombiner(int components) : ICombiner
     {
         public int Components => components;
@@ -59,7 +115,7 @@ public static class Combiners
             GaussianBlur.Apply(estimates[1].AsSpan(0, n), blurHigh, 3, h, w, _kernel);
             float s = halve ? 0.5f : 1f;
             for (int i = 0; i < n; i++) dst[i] = (low[i] + (estimates[1][i] - blurHigh[i])) * s;
-            for (int i = n; i < 2 * n; i++) dst[i] = (estimates[0][i] + estimates[1][i]) / 2;
+            MeanVariance(estimates, n, dst);
         }
     }
 }

@@ -71,18 +71,23 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         { "denoise", "--image {image} --t 400 --stride 200" },
         { "denoise", "--image {image} --t 400 --method one-step" },
         { "denoise", "--image {image} --t 400 --method gaussian --kernel 5 --sigma 1" },
-        { "upscale", "--image {image}" },
+        { "upscale", "--low-res {image}" },
+        { "anagram@2", "--embeds {e2} --views identity,flip_h --low-res {image}" },
+        { "hybrid", "--embeds {e2} --embeds {e1}" },
+        { "hybrid", "--embeds {e2} --split gray-color" },
     };
 
     [Theory]
     [MemberData(nameof(Modes))]
     public void ModeWritesAPng(string mode, string extra)
     {
+        bool stageTwo = mode is "upscale" or "anagram@2";
+        mode = mode.Split('@')[0];
         var outPng = Path.Combine(_m.Dir, $"{mode}-{Guid.NewGuid():N}.png");
-        int size = mode == "upscale" ? 64 : 32;
-        var args = new List<string> { mode, "--model", mode == "upscale" ? _m.Two : _m.One, "--embeds", _m.E1, "--steps", "2",
+        int size = stageTwo ? 64 : 32;
+        var args = new List<string> { mode, "--model", stageTwo ? _m.Two : _m.One, "--embeds", _m.E1, "--steps", "2",
             "--size", size.ToString(), "--batch", "2", "--out", outPng, "--backend", "cpu" };
-        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{map}", _m.Map).Replace("{e2}", _m.E2)
+        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{map}", _m.Map).Replace("{e2}", _m.E2).Replace("{e1}", _m.E1)
             .Split(' ', StringSplitOptions.RemoveEmptyEntries));
         var (code, output, err) = Run([.. args]);
         Assert.True(code == 0, err);
@@ -98,7 +103,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
     [InlineData("generate", "--timesteps fast28", "fast28")]
     [InlineData("generate", "--size 30", "--size")]
     [InlineData("edit", "--image {image} --strength 1.5", "strength")]
-    [InlineData("upscale", "--image {image}", "stage-I")]
+    [InlineData("upscale", "--low-res {image}", "stage-I")]
     [InlineData("hybrid", "", "2 --embeds")]
     [InlineData("edit", "--image {image} --i-start 5", "--i-start")]
     public void BadRequestsFailWithOneLineAndNoOutput(string mode, string extra, string expected)

@@ -184,4 +184,31 @@ public class SamplingPartsTests
         Assert.Equal([3, 2, 1, 0], RePaintSchedule.Levels(3, 2, 1));
         Assert.Throws<FastIFException>(() => RePaintSchedule.Levels(3, 0, 1));
     }
+
+    [Fact]
+    public void FactorizedCombinersSplitAnEstimateIntoPartsThatSumBack()
+    {
+        int h = 24, w = 24, n = 3 * h * w;
+        var r = new Random(8);
+        float[] Est() => Enumerable.Range(0, 2 * n).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+        var e = Est();
+        var dst = new float[2 * n];
+        // The same estimate in every slot: the bands of one signal add up to the signal.
+        foreach (var (c, k) in new[] { (Combiners.LowHighPass(9, 1.5f), 2), (Combiners.ThreeBand(9, 2f, 5, 0.7f), 3), (Combiners.GrayColor, 2) })
+        {
+            c.Combine(Enumerable.Repeat(e, k).ToList(), h, w, dst);
+            Numerics.AssertWithin($"{c.GetType().Name} of identical estimates", e, dst, 1e-5);
+        }
+        // Gray/colour: the channel mean of the result is the first estimate's gray, the rest the second's colour.
+        var e0 = Est();
+        var e1 = Est();
+        Combiners.GrayColor.Combine([e0, e1], h, w, dst);
+        int hw = h * w;
+        for (int p = 0; p < hw; p++)
+        {
+            float gray0 = (e0[p] + e0[hw + p] + e0[2 * hw + p]) / 3, mean = (dst[p] + dst[hw + p] + dst[2 * hw + p]) / 3;
+            Assert.Equal(gray0, mean, 5);
+            Assert.Equal(e1[p] - e1[hw + p], dst[p] - dst[hw + p], 5);
+        }
+    }
 }
