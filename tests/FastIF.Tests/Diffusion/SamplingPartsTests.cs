@@ -207,8 +207,8 @@ public class SamplingPartsTests
         for (int p = 0; p < hw; p++)
         {
             float gray0 = (e0[p] + e0[hw + p] + e0[2 * hw + p]) / 3, mean = (dst[p] + dst[hw + p] + dst[2 * hw + p]) / 3;
-            Assert.Equal(gray0, mean, 5);
-            Assert.Equal(e1[p] - e1[hw + p], dst[p] - dst[hw + p], 5);
+            Assert.Equal((double)gray0, mean, 1e-5);
+            Assert.Equal((double)(e1[p] - e1[hw + p]), dst[p] - dst[hw + p], 1e-5);
         }
     }
 }
