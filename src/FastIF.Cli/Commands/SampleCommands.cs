@@ -40,7 +40,7 @@ internal static class SampleCommands
     }
 
     /// <summary>What a mode needs from the shared flags, resolved.</summary>
-    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise)
+    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, int Row = 0)
     {
         public TextConditioning Text(int i = 0)
         {
@@ -88,22 +88,26 @@ internal static class SampleCommands
             ctx => IFPipelines.TextToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ctx.Timesteps(), ctx.P.GetValue(ctx.C.Guidance), ctx.Batch, ctx.Size, ctx.Size, ctx.Noise));
 
         var image = new Option<string>("--image") { Description = "input PNG", Required = true };
-        var strength = new Option<double>("--strength") { Description = "how much to change, (0, 1]: keeps the last ⌊n·strength⌋ steps", DefaultValueFactory = _ => 0.7 };
-        var iStart = new Option<int?>("--i-start") { Description = "start at this index of the timestep list instead (the seeds' i_start)" };
+        var strength = new Option<string>("--strength") { Description = "how much to change, (0, 1]: keeps the last ⌊n·strength⌋ steps; a comma list makes one grid row each", DefaultValueFactory = _ => "0.7" };
+        var iStart = new Option<string?>("--i-start") { Description = "start at this index of the timestep list instead (the seeds' i_start); a comma list makes one grid row each" };
         yield return Mode("edit", "SDEdit image to image: noise the input to a strength, then denoise with the prompt.",
             (c, _) => { c.Options.Add(image); c.Options.Add(strength); c.Options.Add(iStart); },
             ctx =>
             {
                 var ts = ctx.Timesteps();
-                double s = ctx.P.GetValue(strength);
-                if (ctx.P.GetValue(iStart) is { } i)
+                double s;
+                if (ctx.P.GetValue(iStart) is { } starts)
                 {
+                    int i = ListOf(starts, "--i-start", int.Parse)[ctx.Row];
                     if (i < 0 || i >= ts.Length) throw new FastIFException($"--i-start {i} must be in [0, {ts.Length - 1}] for {ts.Length} timesteps");
                     s = (double)(ts.Length - i) / ts.Length;
                 }
+                else s = ListOf(ctx.P.GetValue(strength)!, "--strength", v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))[ctx.Row];
                 return IFPipelines.ImageToImage(ctx.Stage.UNet, ctx.Stage.Scheduler, ctx.Text(), ts, ctx.P.GetValue(ctx.C.Guidance),
                     ctx.Batch, ctx.Size, ctx.Size, ctx.Noise, ctx.Image(image), s);
-            });
+            },
+            rows: ctx => ctx.P.GetValue(iStart) is { } starts ? ListOf(starts, "--i-start", int.Parse).Length
+                : ListOf(ctx.P.GetValue(strength)!, "--strength", v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).Length);
 
         var mask = new Option<string>("--mask") { Description = "binary PNG mask, white = repaint", Required = true };
         var repaint = new Option<bool>("--repaint") { Description = "re-noise the known region every step (RePaint) instead of keeping it clean (diffusers)" };
@@ -163,14 +167,14 @@ internal static class SampleCommands
                 return Base(ctx, comps, ctx.Text(0).Negative) with { Combiner = combiner };
             });
 
-        var map = new Option<string>("--map") { Description = "gray PNG change map: white = change freely, black = keep (inverted for the reference rule)", Required = true };
+        var map = new Option<string>("--map") { Description = "change map: a gray PNG or a .safetensors tensor \"map\" [H, W] in [0, 1]; white/1 = change freely, black/0 = keep", Required = true };
         var soft = new Option<bool>("--soft") { Description = "blend at each step's threshold instead of a hard cut, so strengths finer than 1/steps count" };
         yield return Mode("diffdiff", "Differential Diffusion: a per-pixel strength map.", (c, _) => { c.Options.Add(image); c.Options.Add(map); c.Options.Add(soft); },
             ctx =>
             {
                 // The reference IF code resets pixels whose map value exceeds i/n (map = 1 keeps the original); FastIF's
                 // maps follow diffusers/ComfyUI (white = change), so the map is inverted here.
-                var m = ImageFiles.LoadMap(ctx.P.GetValue(map)!, ctx.Size, ctx.Size, binary: false).Select(v => 1f - v).ToArray();
+                var m = LoadChangeMap(ctx.P.GetValue(map)!, ctx.Size).Select(v => 1f - v).ToArray();
                 var img = ctx.Image(image);
                 return Base(ctx, [new Component(ctx.Text().Prompt, Views.Identity)], ctx.Text().Negative) with
                 {
@@ -274,8 +278,26 @@ internal static class SampleCommands
         });
     }
 
+    private static float[] LoadChangeMap(string path, int size)
+    {
+        if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return ImageFiles.LoadMap(path, size, size, binary: false);
+        using var f = Weights.SafetensorsFile.Open(path);
+        var e = f.GetEntry("map");
+        if (e.Shape.Elements != (long)size * size || e.Shape[^1] != size)
+            throw new FastIFException($"{path}: map is {e.Shape}, the image is {size}x{size}");
+        var m = f.ReadFloat32("map");
+        if (m.Any(v => !(v >= 0 && v <= 1))) throw new FastIFException($"{path}: map values must lie in [0, 1]");
+        return m;
+    }
+
+    private static T[] ListOf<T>(string spec, string option, Func<string, T> parse)
+    {
+        try { return spec.Split(',', StringSplitOptions.TrimEntries).Select(parse).ToArray(); }
+        catch (Exception e) when (e is FormatException or OverflowException) { throw new FastIFException($"{option} \"{spec}\" is not a comma-separated list of numbers"); }
+    }
+
     private static Command Mode(string name, string description, Action<Command, Common> addOptions, Func<Ctx, SamplerRequest>? build,
-        Func<Ctx, float[]>? direct = null)
+        Func<Ctx, float[]>? direct = null, Func<Ctx, int>? rows = null)
     {
         var common = new Common();
         var cmd = new Command(name, description);
@@ -292,13 +314,20 @@ internal static class SampleCommands
                 throw new FastIFException($"--size {size} must be a positive multiple of {stage.UNet.Config.SpatialMultiple}");
             float g = pr.GetValue(common.Guidance);
             if (!(g >= 0 && g <= 50)) throw new FastIFException($"--guidance {g} must be in [0, 50]");
-            var ctx = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)));
+            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)));
+            int rowCount = rows?.Invoke(first) ?? 1;
             var sw = Stopwatch.StartNew();
-            var result = build != null ? RunSampler(ctx, build(ctx)) : direct!(ctx);
-            ct.ThrowIfCancellationRequested();
+            var grid = new List<float[]>();
+            for (int r = 0; r < rowCount; r++)
+            {
+                // Every row starts from the same seed, so rows differ only in what the row varies.
+                var ctx = first with { Row = r, Noise = new PhiloxNoise(pr.GetValue(common.Seed)) };
+                grid.Add(build != null ? RunSampler(ctx, build(ctx)) : direct!(ctx));
+                ct.ThrowIfCancellationRequested();
+            }
             string outPath = pr.GetValue(common.Out)!;
-            ImageFiles.SaveStrip(outPath, result, batch, size, size);
-            Console.WriteLine($"{name}: wrote {outPath} ({batch} image(s) {size}x{size}, {sw.Elapsed.TotalSeconds:F1} s on {be.Name})");
+            ImageFiles.SaveGrid(outPath, grid, batch, size, size);
+            Console.WriteLine($"{name}: wrote {outPath} ({rowCount} row(s) of {batch} image(s) {size}x{size}, {sw.Elapsed.TotalSeconds:F1} s on {be.Name})");
             if (pr.GetValue(common.Json) is { } json)
                 File.WriteAllText(json, JsonSerializer.Serialize(new { mode = name, output = outPath, seed = pr.GetValue(common.Seed), batch, size,
                     seconds = sw.Elapsed.TotalSeconds, backend = be.Name }) + "\n");

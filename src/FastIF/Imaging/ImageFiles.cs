@@ -41,17 +41,21 @@ public static class ImageFiles
         return m;
     }
 
-    /// <summary>Writes <paramref name="batch"/> CHW images in [−1, 1] side by side as one PNG (atomically).</summary>
-    public static void SaveStrip(string path, float[] images, int batch, int height, int width)
+    /// <summary>
+    /// Writes a contact sheet (atomically): one row per entry of <paramref name="rows"/>, each holding
+    /// <paramref name="batch"/> CHW images in [−1, 1] side by side.
+    /// </summary>
+    public static void SaveGrid(string path, IReadOnlyList<float[]> rows, int batch, int height, int width)
     {
-        int img = 3 * height * width, stripW = batch * width;
-        var rgb = new byte[height * stripW * 3];
-        for (int b = 0; b < batch; b++)
-        {
-            var one = ImageTensor.ChwToRgb8(images.AsSpan(b * img, img), width, height);
-            for (int y = 0; y < height; y++)
-                one.AsSpan(y * width * 3, width * 3).CopyTo(rgb.AsSpan((y * stripW + b * width) * 3));
-        }
-        Png.WriteRgb8(path, stripW, height, rgb);
+        int img = 3 * height * width, sheetW = batch * width;
+        var rgb = new byte[rows.Count * height * sheetW * 3];
+        for (int r = 0; r < rows.Count; r++)
+            for (int b = 0; b < batch; b++)
+            {
+                var one = ImageTensor.ChwToRgb8(rows[r].AsSpan(b * img, img), width, height);
+                for (int y = 0; y < height; y++)
+                    one.AsSpan(y * width * 3, width * 3).CopyTo(rgb.AsSpan(((r * height + y) * sheetW + b * width) * 3));
+            }
+        Png.WriteRgb8(path, sheetW, rows.Count * height, rgb);
     }
 }

@@ -18,6 +18,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         public string Image => Path.Combine(Dir, "image.png");
         public string Mask => Path.Combine(Dir, "mask.png");
         public string Map => Path.Combine(Dir, "map.png");
+        public string MapTensor => Path.Combine(Dir, "map.safetensors");
 
         public Models()
         {
@@ -42,6 +43,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
             }
             Png.WriteRgb8(Mask, 32, 32, mask);
             Png.WriteRgb8(Map, 32, 32, map);
+            FastIF.Weights.SafetensorsWriter.Save(MapTensor, [("map", new FastIF.Tensors.Shape(32, 32), Enumerable.Range(0, 1024).Select(p => p % 32 / 31f).ToArray())]);
         }
 
         private static void Check((int Code, string Out, string Err) r) => Assert.True(r.Code == 0, r.Err);
@@ -66,7 +68,9 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         { "hybrid", "--embeds {e2} --kernel 9 --sigma 1.5" },
         { "diffdiff", "--image {image} --map {map}" },
         { "diffdiff", "--image {image} --map {map} --soft" },
+        { "diffdiff", "--image {image} --map {maptensor}" },
         { "edit", "--image {image} --i-start 1" },
+        { "edit#2", "--image {image} --i-start 0,1" },
         { "noise", "--image {image} --t 400" },
         { "denoise", "--image {image} --t 400 --stride 200" },
         { "denoise", "--image {image} --t 400 --method one-step" },
@@ -82,18 +86,19 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
     public void ModeWritesAPng(string mode, string extra)
     {
         bool stageTwo = mode is "upscale" or "anagram@2";
-        mode = mode.Split('@')[0];
+        int rows = mode.Contains('#') ? int.Parse(mode.Split('#')[1]) : 1;
+        mode = mode.Split('@', '#')[0];
         var outPng = Path.Combine(_m.Dir, $"{mode}-{Guid.NewGuid():N}.png");
         int size = stageTwo ? 64 : 32;
         var args = new List<string> { mode, "--model", stageTwo ? _m.Two : _m.One, "--embeds", _m.E1, "--steps", "2",
             "--size", size.ToString(), "--batch", "2", "--out", outPng, "--backend", "cpu" };
-        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{map}", _m.Map).Replace("{e2}", _m.E2).Replace("{e1}", _m.E1)
+        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{maptensor}", _m.MapTensor).Replace("{map}", _m.Map).Replace("{e2}", _m.E2).Replace("{e1}", _m.E1)
             .Split(' ', StringSplitOptions.RemoveEmptyEntries));
         var (code, output, err) = Run([.. args]);
         Assert.True(code == 0, err);
         Assert.Contains($"{mode}: wrote", output);
         var img = Png.Read(outPng);
-        Assert.Equal((2 * size, size), (img.Width, img.Height));
+        Assert.Equal((2 * size, rows * size), (img.Width, img.Height));
     }
 
     [Theory]
@@ -103,6 +108,7 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
     [InlineData("generate", "--timesteps fast28", "fast28")]
     [InlineData("generate", "--size 30", "--size")]
     [InlineData("edit", "--image {image} --strength 1.5", "strength")]
+    [InlineData("edit", "--image {image} --strength 0.5,x", "--strength")]
     [InlineData("upscale", "--low-res {image}", "stage-I")]
     [InlineData("hybrid", "", "2 --embeds")]
     [InlineData("edit", "--image {image} --i-start 5", "--i-start")]
