@@ -32,9 +32,14 @@ internal static class SampleCommands
         public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
         public readonly Option<int> NoiseLevel = new("--noise-level") { Description = "stage II: augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
 
+        public readonly Option<string?> ConstrainImage = new("--constrain-image") { Description = "compose: the image that --constrain-mask / --constrain-map hold to" };
+        public readonly Option<string?> ConstrainMask = new("--constrain-mask") { Description = "compose: also inpaint (RePaint rule): white = generate, black = keep --constrain-image" };
+        public readonly Option<string?> ConstrainMap = new("--constrain-map") { Description = "compose: also a Differential Diffusion change map over --constrain-image (white = change)" };
+
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, LowRes, NoiseLevel })
+            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, LowRes, NoiseLevel,
+                         ConstrainImage, ConstrainMask, ConstrainMap })
                 c.Options.Add(o);
         }
     }
@@ -266,8 +271,25 @@ internal static class SampleCommands
         };
     }
 
+    /// <summary>Adds the --constrain-* constraints to any mode's request: constraints compose with every combiner and view.</summary>
+    private static SamplerRequest Compose(Ctx ctx, SamplerRequest req)
+    {
+        string? mask = ctx.P.GetValue(ctx.C.ConstrainMask), map = ctx.P.GetValue(ctx.C.ConstrainMap);
+        if (mask == null && map == null) return req;
+        var path = ctx.P.GetValue(ctx.C.ConstrainImage) ?? throw new FastIFException("--constrain-mask and --constrain-map need --constrain-image");
+        var img = ImageFiles.LoadRgb(path, ctx.Size, ctx.Size, out var note);
+        if (note != null) Console.Error.WriteLine(note);
+        var batchImg = new float[img.Length * ctx.Batch];
+        for (int b = 0; b < ctx.Batch; b++) img.CopyTo(batchImg, b * img.Length);
+        var extra = new List<IConstraint>(req.Constraints);
+        if (map != null) extra.Add(new DifferentialDiffusionConstraint(batchImg, LoadChangeMap(map, ctx.Size).Select(v => 1f - v).ToArray(), discardInitialDraw: false));
+        if (mask != null) extra.Add(new RePaintConstraint(batchImg, ImageFiles.LoadMap(mask, ctx.Size, ctx.Size, binary: true)));
+        return req with { Constraints = extra };
+    }
+
     private static float[] RunSampler(Ctx ctx, SamplerRequest req)
     {
+        req = Compose(ctx, req);
         var levels = req.Levels;
         int n = Math.Min(levels == null ? req.Timesteps.Length : Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]),
             req.StopAfter ?? int.MaxValue);

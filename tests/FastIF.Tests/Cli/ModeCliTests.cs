@@ -79,6 +79,8 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         { "anagram@2", "--embeds {e2} --views identity,flip_h --low-res {image}" },
         { "hybrid", "--embeds {e2} --embeds {e1}" },
         { "hybrid", "--embeds {e2} --split gray-color" },
+        { "anagram", "--embeds {e2} --constrain-image {image} --constrain-mask {mask}" },
+        { "hybrid", "--embeds {e2} --constrain-image {image} --constrain-map {map}" },
     };
 
     [Theory]
