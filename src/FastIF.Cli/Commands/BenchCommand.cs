@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using FastIF.Backends;
 using FastIF.Benchmarking;
+using FastIF.Diffusion;
+using FastIF.Pipelines;
 using FastIF.Imaging;
 using FastIF.Models.UNet;
 using FastIF.Weights;
@@ -26,10 +28,10 @@ internal static class BenchCommand
         var size = new Option<int?>("--size") { Description = "image side in pixels (default: the preset's sample size)" };
         var dtype = new Option<string>("--dtype") { Description = "stored weight dtype of random weights", DefaultValueFactory = _ => "fp16" };
         var seed = new Option<ulong>("--seed") { Description = "seed for weights and inputs", DefaultValueFactory = _ => 0 };
-        var png = new Option<string>("--png") { Description = "PNG of the last step's noise estimate", DefaultValueFactory = _ => "fastif-bench.png" };
+        var png = new Option<string>("--png") { Description = "PNG of the sampled image", DefaultValueFactory = _ => "fastif-bench.png" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON" };
         var backend = BackendOption.Create();
-        var cmd = new Command("bench", "Benchmark UNet steps on random weights of a preset (default: tiny, on the best backend).")
+        var cmd = new Command("bench", "Benchmark guided sampling steps on random weights of a preset (default: tiny, on the best backend).")
             { preset, weights, steps, warmup, images, size, dtype, seed, png, json, backend };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
@@ -50,17 +52,21 @@ internal static class BenchCommand
                 $"{unet.Parameters.Sum(p => p.Shape.Elements) / 1e6:F1} M parameters loaded in {loadMs:F0} ms; " +
                 $"UNet batch {2 * n} (guidance) at {side}x{side}");
 
-            var r = UNetBench.Run(unet, counter, n, side, side, pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed),
+            var stageTwo = unet.Config.InChannels == 6;
+            var scheduler = new DdpmScheduler(SchedulerConfig.Parse(IFStage.SchedulerJson(stageTwo), "IF scheduler"));
+            var noising = stageTwo ? new DdpmScheduler(SchedulerConfig.Parse(IFStage.ImageNoisingSchedulerJson, "IF image-noising scheduler")) : null;
+            var r = SamplingBench.Run(unet, counter, scheduler, noising, n, side, pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed),
                 onStep: (i, ms) => Console.Error.WriteLine($"  step {i + 1}: {ms:F1} ms"), cancel: ct);
             Print(r, n);
-            WriteImage(pr.GetValue(png)!, r);
+            ImageFiles.SaveGrid(pr.GetValue(png)!, [r.Image], n, side, side);
+            Console.WriteLine($"wrote {pr.GetValue(png)} (the sampled image{(n > 1 ? "s" : "")}: random weights make abstract pictures)");
             if (pr.GetValue(json) is { } jsonPath) WriteJson(jsonPath, r, presetName, inner.Name, n, side, dt, loadMs);
             return 0;
         })));
         return cmd;
     }
 
-    private static void Print(UNetBenchResult r, int images)
+    private static void Print(BenchResult r, int images)
     {
         var t = new Table().AddColumns("step", "ms", "it/s", "GFLOP/s");
         for (int i = 0; i < r.StepMs.Length; i++)
@@ -72,17 +78,6 @@ internal static class BenchCommand
             $"{images} image(s) per step");
     }
 
-    private static void WriteImage(string path, UNetBenchResult r)
-    {
-        // Until the sampler lands, the picture is the noise estimate ε (channels 0..2) of the first image, mapped from [-3, 3].
-        int h = r.OutputShape[2], w = r.OutputShape[3];
-        var eps = r.LastOutput.AsSpan(0, 3 * h * w).ToArray();
-        for (int i = 0; i < eps.Length; i++) eps[i] /= 3f;
-        var rgb = ImageTensor.ChwToRgb8(eps, w, h);
-        Png.WriteRgb8(path, w, h, rgb);
-        Console.WriteLine($"wrote {path} (noise estimate of the last step, first image)");
-    }
-
     private static string CpuName()
     {
         var model = File.Exists("/proc/cpuinfo")
@@ -90,7 +85,7 @@ internal static class BenchCommand
         return $"{model ?? "CPU"} ({Environment.ProcessorCount} threads)";
     }
 
-    private static void WriteJson(string path, UNetBenchResult r, string preset, string backend, int images, int side,
+    private static void WriteJson(string path, BenchResult r, string preset, string backend, int images, int side,
         Tensors.DType dtype, double loadMs)
     {
         var doc = new Dictionary<string, object?>
