@@ -30,11 +30,17 @@ internal static class BenchCommand
         var seed = new Option<ulong>("--seed") { Description = "seed for weights and inputs", DefaultValueFactory = _ => 0 };
         var png = new Option<string>("--png") { Description = "PNG of the sampled image", DefaultValueFactory = _ => "fastif-bench.png" };
         var json = new Option<string?>("--json") { Description = "also write the results as JSON" };
+        var peaks = new Option<bool>("--peaks") { Description = "only measure and print this device's peaks (GEMM GFLOP/s, copy GB/s)" };
         var backend = BackendOption.Create();
         var cmd = new Command("bench", "Benchmark guided sampling steps on random weights of a preset (default: tiny, on the best backend).")
-            { preset, weights, steps, warmup, images, size, dtype, seed, png, json, backend };
+            { preset, weights, steps, warmup, images, size, dtype, seed, png, json, peaks, backend };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
+            if (pr.GetValue(peaks))
+            {
+                Console.WriteLine($"{CpuName()}: GEMM {CpuPeaks.GemmGflops():F1} GFLOP/s (fp32, FastIF's kernel, 1536^3), copy {CpuPeaks.CopyGBps():F1} GB/s");
+                return 0;
+            }
             string presetName = pr.GetValue(preset)!;
             var dt = WeightsCommand.ParseDType(pr.GetValue(dtype)!);
             string dir = pr.GetValue(weights) ?? RandomWeights.Cached(UNetPresets.Get(presetName), presetName, dt, pr.GetValue(seed),
@@ -57,10 +63,15 @@ internal static class BenchCommand
             var noising = stageTwo ? new DdpmScheduler(SchedulerConfig.Parse(IFStage.ImageNoisingSchedulerJson, "IF image-noising scheduler")) : null;
             var r = SamplingBench.Run(unet, counter, scheduler, noising, n, side, pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed),
                 onStep: (i, ms) => Console.Error.WriteLine($"  step {i + 1}: {ms:F1} ms"), cancel: ct);
+            // The roofline floor: the UNet's FLOPs at the measured GEMM peak (weights stay in cache-unfriendly RAM, but
+            // a CPU UNet is compute-bound at these sizes).
+            double peak = CpuPeaks.GemmGflops();
+            double floorMs = r.GflopPerForward / peak * 1000;
             Print(r, n);
+            AnsiConsole.MarkupLine($"roofline floor {floorMs:F1} ms/step at the measured {peak:F1} GFLOP/s GEMM peak: {r.MedianMs / floorMs:F2}x the floor");
             ImageFiles.SaveGrid(pr.GetValue(png)!, [r.Image], n, side, side);
             Console.WriteLine($"wrote {pr.GetValue(png)} (the sampled image{(n > 1 ? "s" : "")}: random weights make abstract pictures)");
-            if (pr.GetValue(json) is { } jsonPath) WriteJson(jsonPath, r, presetName, inner.Name, n, side, dt, loadMs);
+            if (pr.GetValue(json) is { } jsonPath) WriteJson(jsonPath, r, presetName, inner.Name, n, side, dt, loadMs, floorMs, peak);
             return 0;
         })));
         return cmd;
@@ -86,7 +97,7 @@ internal static class BenchCommand
     }
 
     private static void WriteJson(string path, BenchResult r, string preset, string backend, int images, int side,
-        Tensors.DType dtype, double loadMs)
+        Tensors.DType dtype, double loadMs, double floorMs, double peakGflops)
     {
         var doc = new Dictionary<string, object?>
         {
@@ -102,7 +113,9 @@ internal static class BenchCommand
             ["ms_per_step"] = new { median = r.MedianMs, min = r.MinMs, max = r.MaxMs, all = r.StepMs },
             ["gflop_per_forward"] = r.GflopPerForward,
             ["achieved_tflops"] = r.AchievedTflops,
-            ["floor_ms_per_step"] = null,
+            ["floor_ms_per_step"] = floorMs,
+            ["peak_gflops"] = peakGflops,
+            ["ratio_to_floor"] = r.MedianMs / floorMs,
             ["load_ms"] = loadMs,
             ["commit"] = Environment.GetEnvironmentVariable("FASTIF_COMMIT"),
             ["command"] = string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
