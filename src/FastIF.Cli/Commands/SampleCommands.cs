@@ -5,6 +5,7 @@ using FastIF.Diffusion;
 using FastIF.Imaging;
 using FastIF.Pipelines;
 using FastIF.Sampling;
+using FastIF.Tensors;
 
 namespace FastIF.Cli.Commands;
 
@@ -71,19 +72,17 @@ internal static class SampleCommands
         {
             var path = P.GetValue(C.LowRes) ?? throw new FastIFException("a stage-II model needs --low-res IMAGE.png to condition on");
             var pic = Png.Read(path);
-            var chw = ImageTensor.Rgb8ToChw(pic.ToRgb8(), pic.Width, pic.Height);
-            var r = new float[chw.Length * Batch];
-            for (int b = 0; b < Batch; b++) chw.CopyTo(r, b * chw.Length);
-            return (r, pic.Height, pic.Width);
+            return (HostArrays.Repeat(ImageTensor.Rgb8ToChw(pic.ToRgb8(), pic.Width, pic.Height), Batch), pic.Height, pic.Width);
         }
 
-        public float[] Image(Option<string> opt)
+        public float[] Image(Option<string> opt) => Image(P.GetValue(opt)!);
+
+        /// <summary>An RGB PNG at the run's size (resized with a note when it differs), repeated for the batch.</summary>
+        public float[] Image(string path)
         {
-            var img = ImageFiles.LoadRgb(P.GetValue(opt)!, Size, Size, out var note);
+            var img = ImageFiles.LoadRgb(path, Size, Size, out var note);
             if (note != null) Console.Error.WriteLine(note);
-            var r = new float[img.Length * Batch];
-            for (int b = 0; b < Batch; b++) img.CopyTo(r, b * img.Length);
-            return r;
+            return HostArrays.Repeat(img, Batch);
         }
     }
 
@@ -277,10 +276,7 @@ internal static class SampleCommands
         string? mask = ctx.P.GetValue(ctx.C.ConstrainMask), map = ctx.P.GetValue(ctx.C.ConstrainMap);
         if (mask == null && map == null) return req;
         var path = ctx.P.GetValue(ctx.C.ConstrainImage) ?? throw new FastIFException("--constrain-mask and --constrain-map need --constrain-image");
-        var img = ImageFiles.LoadRgb(path, ctx.Size, ctx.Size, out var note);
-        if (note != null) Console.Error.WriteLine(note);
-        var batchImg = new float[img.Length * ctx.Batch];
-        for (int b = 0; b < ctx.Batch; b++) img.CopyTo(batchImg, b * img.Length);
+        var batchImg = ctx.Image(path);
         var extra = new List<IConstraint>(req.Constraints);
         if (map != null) extra.Add(new DifferentialDiffusionConstraint(batchImg, LoadChangeMap(map, ctx.Size).Select(v => 1f - v).ToArray(), discardInitialDraw: false));
         if (mask != null) extra.Add(new RePaintConstraint(batchImg, ImageFiles.LoadMap(mask, ctx.Size, ctx.Size, binary: true)));
@@ -290,9 +286,7 @@ internal static class SampleCommands
     private static float[] RunSampler(Ctx ctx, SamplerRequest req)
     {
         req = Compose(ctx, req);
-        var levels = req.Levels;
-        int n = Math.Min(levels == null ? req.Timesteps.Length : Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]),
-            req.StopAfter ?? int.MaxValue);
+        int n = Sampler.StepCount(req);
         var sw = Stopwatch.StartNew();
         return Sampler.Run(req with
         {

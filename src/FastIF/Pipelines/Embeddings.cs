@@ -12,7 +12,7 @@ public static class Embeddings
         var p = Read(f, "prompt_embeds", encoderDim);
         var n = Read(f, "negative_prompt_embeds", encoderDim);
         if (p.Length != n.Length) throw new FastIFException($"{path}: prompt_embeds and negative_prompt_embeds differ in size");
-        return new TextConditioning(Repeat(p, batch), Repeat(n, batch));
+        return new TextConditioning(Tensors.HostArrays.Repeat(p, batch), Tensors.HostArrays.Repeat(n, batch));
     }
 
     private static float[] Read(SafetensorsFile f, string name, int e)
@@ -22,13 +22,6 @@ public static class Embeddings
         bool ok = (s.Rank == 3 && s[0] == 1 && s[2] == e) || (s.Rank == 2 && s[1] == e);
         if (!ok) throw new FastIFException($"{f.Path}: \"{name}\" is {s}, the model needs [1, L, {e}]");
         return f.ReadFloat32(name);
-    }
-
-    private static float[] Repeat(float[] v, int batch)
-    {
-        var r = new float[v.Length * batch];
-        for (int b = 0; b < batch; b++) v.CopyTo(r, b * v.Length);
-        return r;
     }
 
     /// <summary>Writes random N(0,1) embeddings of length <paramref name="tokens"/> (for trying modes without a text encoder).</summary>

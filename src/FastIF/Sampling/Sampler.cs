@@ -94,10 +94,8 @@ public static class Sampler
         var estimates = Enumerable.Range(0, k).Select(_ => new float[2 * img]).ToArray();
         var backU = new float[2 * img];
         int n = r.Timesteps.Length;
-        var levels = r.Levels ?? Enumerable.Range(0, n + 1).Select(l => n - l).ToArray();
-        CheckLevels(levels, n);
-        int downs = Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]);
-        int steps = Math.Min(downs, r.StopAfter ?? int.MaxValue), i = -1;
+        var levels = Levels(r);
+        int steps = StepCount(r), i = -1;
         for (int move = 0; move < levels.Length - 1 && i + 1 < steps; move++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -157,6 +155,22 @@ public static class Sampler
             x = state.XPrev;
         }
         return x;
+    }
+
+    private static int[] Levels(SamplerRequest r)
+    {
+        int n = r.Timesteps.Length;
+        var levels = r.Levels ?? Enumerable.Range(0, n + 1).Select(l => n - l).ToArray();
+        CheckLevels(levels, n);
+        return levels;
+    }
+
+    /// <summary>How many denoising steps (UNet calls) a request makes: its level walk's downward moves, capped by StopAfter.</summary>
+    public static int StepCount(SamplerRequest r)
+    {
+        var levels = Levels(r);
+        int downs = Enumerable.Range(1, levels.Length - 1).Count(j => levels[j] < levels[j - 1]);
+        return Math.Min(downs, r.StopAfter ?? int.MaxValue);
     }
 
     private static double AlphaBarAtLevel(SamplerRequest r, int level) =>
