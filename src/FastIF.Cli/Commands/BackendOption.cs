@@ -1,22 +1,58 @@
 using System.CommandLine;
 using FastIF.Backends;
 using FastIF.Backends.Cpu;
+using FastIF.Backends.Cuda;
+using FastIF.Native;
+using FastIF.Runtime;
+using FastIF.Tensors;
 
 namespace FastIF.Cli.Commands;
 
-/// <summary>The shared <c>--backend</c> option: auto picks the best backend present and says so.</summary>
+/// <summary>The shared <c>--backend</c> and <c>--precision</c> options: auto picks the best backend present and says so.</summary>
 internal static class BackendOption
 {
     public static Option<string> Create() => new("--backend")
     {
-        Description = "cpu, cuda or auto (the best present)",
+        Description = "cpu, cuda or auto (cuda when a GPU is found, else cpu)",
         DefaultValueFactory = _ => "auto",
     };
 
-    public static IBackend Resolve(string name) => name switch
+    public static Option<string> CreatePrecision() => new("--precision")
     {
-        "cpu" or "auto" => CpuBackend.Instance,
-        "cuda" => throw new FastIFException("the CUDA backend is not built yet (issue: CUDA backend for the IF UNet); use --backend cpu"),
-        _ => throw new FastIFException($"unknown backend \"{name}\"; known: auto, cpu, cuda"),
+        Description = "storage type on the cuda backend: fp16, bf16 or fp32 (math is fp32 throughout; the cpu backend is always fp32)",
+        DefaultValueFactory = _ => "fp16",
     };
+
+    /// <summary>Opens the named backend; <paramref name="precision"/> applies to cuda only.</summary>
+    public static IBackend Resolve(string name, string precision = "fp16")
+    {
+        var dt = ParsePrecision(precision);
+        switch (name)
+        {
+            case "cpu":
+                return CpuBackend.Instance;
+            case "cuda":
+                return new CudaBackend(new CudaBackendOptions(dt));
+            case "auto":
+                // Every command names the backend it ran on in its output, so the choice is never silent.
+                return GpuPresent() ? new CudaBackend(new CudaBackendOptions(dt)) : CpuBackend.Instance;
+            default:
+                throw new FastIFException($"unknown backend \"{name}\"; known: auto, cpu, cuda");
+        }
+    }
+
+    private static DType ParsePrecision(string p) => p.ToLowerInvariant() switch
+    {
+        "fp16" or "f16" or "half" => DType.F16,
+        "bf16" => DType.BF16,
+        "fp32" or "f32" or "float" => DType.F32,
+        _ => throw new FastIFException($"unknown precision \"{p}\"; known: fp16, bf16, fp32"),
+    };
+
+    private static bool GpuPresent()
+    {
+        if (!NativeLibraries.IsAvailable(NativeLibraries.Cuda)) return false;
+        try { return CudaContext.DeviceCount() > 0; }
+        catch (CudaException) { return false; }
+    }
 }

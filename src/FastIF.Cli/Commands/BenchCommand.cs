@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using FastIF.Backends;
+using FastIF.Backends.Cuda;
 using FastIF.Benchmarking;
 using FastIF.Diffusion;
 using FastIF.Pipelines;
@@ -32,12 +33,24 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "also write the results as JSON" };
         var peaks = new Option<bool>("--peaks") { Description = "only measure and print this device's peaks (GEMM GFLOP/s, copy GB/s)" };
         var backend = BackendOption.Create();
+        var precision = BackendOption.CreatePrecision();
+        var graph = new Option<string>("--graph") { Description = "cuda: time the UNet call eagerly (off), as a CUDA graph (on) or both", DefaultValueFactory = _ => "both" };
         var cmd = new Command("bench", "Benchmark guided sampling steps on random weights of a preset (default: tiny, on the best backend).")
-            { preset, weights, steps, warmup, images, size, dtype, seed, png, json, peaks, backend };
+            { preset, weights, steps, warmup, images, size, dtype, seed, png, json, peaks, backend, precision, graph };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             if (pr.GetValue(peaks))
             {
+                if (pr.GetValue(backend) != "cpu")
+                {
+                    using var probe = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
+                    if (probe is CudaBackend gpu)
+                    {
+                        var p = CudaUNetBench.MeasurePeaks(gpu);
+                        Console.WriteLine($"{gpu.Context.Name}: GEMM {p.GemmTflops:F1} TFLOP/s ({gpu.Precision}, cuBLASLt, 8192^3), copy {p.CopyGBps:F0} GB/s (1 GiB device copy)");
+                        return 0;
+                    }
+                }
                 Console.WriteLine($"{CpuName()}: GEMM {CpuPeaks.GemmGflops():F1} GFLOP/s (fp32, FastIF's kernel, 1536^3), copy {CpuPeaks.CopyGBps():F1} GB/s");
                 return 0;
             }
@@ -47,7 +60,7 @@ internal static class BenchCommand
                 Progress.Bytes($"making random {presetName} weights", Tensors.DTypes.Size(dt)), ct);
             string? variant = pr.GetValue(weights) == null ? RandomWeights.VariantOf(dt) : null;
 
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!);
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
             var counter = new FlopCounter(inner);
             var load = Stopwatch.StartNew();
             using var unet = UNet2DCondition.Load(dir, counter, variant);
@@ -57,6 +70,10 @@ internal static class BenchCommand
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(presetName)}[/] on [bold]{inner.Name}[/]: " +
                 $"{unet.Parameters.Sum(p => p.Shape.Elements) / 1e6:F1} M parameters loaded in {loadMs:F0} ms; " +
                 $"UNet batch {2 * n} (guidance) at {side}x{side}");
+
+            if (inner is CudaBackend cuda)
+                return GpuBench.Run(unet, cuda, counter, presetName, n, side, pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(graph)!,
+                    pr.GetValue(seed), dt, loadMs, pr.GetValue(json), ct);
 
             var stageTwo = unet.Config.InChannels == 6;
             var scheduler = new DdpmScheduler(SchedulerConfig.Parse(IFStage.SchedulerJson(stageTwo), "IF scheduler"));
@@ -89,7 +106,7 @@ internal static class BenchCommand
             $"{images} image(s) per step");
     }
 
-    private static string CpuName()
+    internal static string CpuName()
     {
         var model = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() : null;

@@ -22,7 +22,13 @@ internal static class InfoCommand
             if (Fma.IsSupported) simd.Add("FMA");
             if (Avx512F.IsSupported) simd.Add("AVX-512F");
             Console.WriteLine($"backend cpu: available (fp32 reference; {Environment.ProcessorCount} threads; SIMD {(simd.Count > 0 ? string.Join(", ", simd) : "none detected")})");
-            Console.WriteLine("backend cuda: not built yet (the CUDA backend issue); the CUDA layer finds these libraries:");
+            int devices = 0;
+            string? noDevice = null;
+            try { devices = Native.NativeLibraries.IsAvailable(Native.NativeLibraries.Cuda) ? Runtime.CudaContext.DeviceCount() : 0; }
+            catch (Native.CudaException e) { noDevice = e.Message; }
+            Console.WriteLine(devices > 0
+                ? $"backend cuda: available ({devices} device{(devices > 1 ? "s" : "")}; --backend cuda --precision fp16|bf16|fp32); libraries:"
+                : $"backend cuda: unavailable ({noDevice ?? "no CUDA driver or device"}); the CUDA layer finds these libraries:");
             foreach (var p in Native.NativeLibraries.Probe())
             {
                 if (p.Found || pr.GetValue(verbose)) { Console.WriteLine("  " + p.Describe().Replace("\n", "\n  ")); continue; }

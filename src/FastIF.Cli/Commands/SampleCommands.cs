@@ -30,6 +30,7 @@ internal static class SampleCommands
         public readonly Option<string> Out = new("--out") { Description = "output PNG (several images side by side)", Required = true };
         public readonly Option<string?> Json = new("--json") { Description = "also write a JSON summary" };
         public readonly Option<string> Backend = BackendOption.Create();
+        public readonly Option<string> Precision = BackendOption.CreatePrecision();
         public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
         public readonly Option<int> NoiseLevel = new("--noise-level") { Description = "stage II: augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
 
@@ -39,7 +40,7 @@ internal static class SampleCommands
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, LowRes, NoiseLevel,
+            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel,
                          ConstrainImage, ConstrainMask, ConstrainMap })
                 c.Options.Add(o);
         }
@@ -321,7 +322,7 @@ internal static class SampleCommands
         addOptions(cmd, common);
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
-            using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!);
+            using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!, pr.GetValue(common.Precision)!);
             using var stage = IFStage.Load(pr.GetValue(common.Model)!, be, pr.GetValue(common.Variant));
             int batch = pr.GetValue(common.Batch);
             if (batch is < 1 or > 64) throw new FastIFException($"--batch {batch} must be in [1, 64]");

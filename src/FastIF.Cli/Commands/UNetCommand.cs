@@ -17,10 +17,11 @@ internal static class UNetCommand
         var variant = new Option<string?>("--variant") { Description = "weights variant, e.g. fp16 (diffusion_pytorch_model.fp16.safetensors)" };
         var prefix = new Option<string>("--prefix") { Description = "name prefix of the input tensors, e.g. \"case0.\" for a fixture file", DefaultValueFactory = _ => "" };
         var backend = BackendOption.Create();
-        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.") { model, inputs, output, variant, prefix, backend };
+        var precision = BackendOption.CreatePrecision();
+        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.") { model, inputs, output, variant, prefix, backend, precision };
         cmd.SetAction(pr => CliErrors.Run(() =>
         {
-            using var be = BackendOption.Resolve(pr.GetValue(backend)!);
+            using var be = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
             using var unet = UNet2DCondition.Load(pr.GetValue(model)!, be, pr.GetValue(variant));
             using var io = SafetensorsFile.Open(pr.GetValue(inputs)!);
             string p = pr.GetValue(prefix)!;

@@ -18,6 +18,11 @@ internal static unsafe partial class CublasApi
     [LibraryImport(Lib)]
     public static partial int cublasSgemmEx(nint handle, int transa, int transb, int m, int n, int k, float* alpha,
         ulong a, int aType, int lda, ulong b, int bType, int ldb, float* beta, ulong c, int cType, int ldc);
+    [LibraryImport(Lib)] public static partial int cublasSetWorkspace_v2(nint handle, ulong workspace, nuint workspaceBytes);
+    [LibraryImport(Lib)]
+    public static partial int cublasGemmStridedBatchedEx(nint handle, int transa, int transb, int m, int n, int k, void* alpha,
+        ulong a, int aType, int lda, long strideA, ulong b, int bType, int ldb, long strideB, void* beta,
+        ulong c, int cType, int ldc, long strideC, int batchCount, int computeType, int algo);
     [LibraryImport(Lib)]
     public static partial int cublasGemmEx(nint handle, int transa, int transb, int m, int n, int k, void* alpha,
         ulong a, int aType, int lda, ulong b, int bType, int ldb, void* beta, ulong c, int cType, int ldc, int computeType, int algo);

@@ -56,7 +56,11 @@ public class NvrtcCompileTests
         var ptx = Encoding.UTF8.GetString(r.Ptx);
         Assert.Contains($".target sm_{cc}", ptx);
         // Every extern "C" __global__ in the source must appear as an unmangled PTX entry.
-        var declared = System.Text.RegularExpressions.Regex.Matches(text, @"extern ""C"" __global__ void (\w+)\(").Select(m => m.Groups[1].Value).ToList();
+        // Kernels stamped out per storage type by an export macro (name##SFX) are expanded with every suffix the file instantiates.
+        var suffixes = System.Text.RegularExpressions.Regex.Matches(text, @"(?m)^FASTIF_EXPORT\((\w+),").Select(m => m.Groups[1].Value).ToList();
+        var declared = System.Text.RegularExpressions.Regex.Matches(text, @"extern ""C"" __global__ void ([\w#]+)\(")
+            .Select(m => m.Groups[1].Value)
+            .SelectMany(n => n.EndsWith("##SFX") ? suffixes.Select(sfx => n[..^5] + sfx) : [n]).ToList();
         Assert.NotEmpty(declared);
         Assert.Equal(declared.Order(), r.Entries.Order());
     }

@@ -1,0 +1,265 @@
+// The UNet's own kernels for the CUDA backend: everything cuDNN (convolutions) and cuBLAS(Lt) (GEMMs) do not do.
+// Activations are channels-last (NHWC images, [B, L, C] tokens); storage is fp32, fp16 or bf16, math is fp32.
+// Each kernel is written once as a template and exported per storage type as <name>_f32 / _f16 / _bf16.
+// CPU twins: src/FastIF/Backends/Cpu (the reference backend); tests/FastIF.Tests/Cuda/CudaOpParityTests.cs holds them to it.
+#include "fastif_types.cuh"
+
+struct h16 { unsigned short b; };
+struct b16 { unsigned short b; };
+
+FASTIF_DEVICE float ld(const float* p) { return *p; }
+FASTIF_DEVICE float ld(const h16* p) { return fastif_f16_to_f32(p->b); }
+FASTIF_DEVICE float ld(const b16* p) { return fastif_bf16_to_f32(p->b); }
+FASTIF_DEVICE void st(float* p, float v) { *p = v; }
+FASTIF_DEVICE void st(h16* p, float v) { p->b = fastif_f32_to_f16(v); }
+FASTIF_DEVICE void st(b16* p, float v) { p->b = fastif_f32_to_bf16(v); }
+
+// Exact erf GELU, as PyTorch's nn.GELU() (IF's UNet); erff is a CUDA built-in, no header needed.
+FASTIF_DEVICE float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// Sum over the block; every thread gets the result. `scratch` holds 32 floats; blockDim.x is a multiple of 32.
+FASTIF_DEVICE float block_sum(float v, float* scratch) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();  // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? scratch[lane] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+FASTIF_DEVICE float block_max(float v, float* scratch) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x >> 5;
+    v = lane < warps ? scratch[lane] : -3.402823466e38f;
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Type code 0 = f32, 1 = f16, 2 = bf16 (FastIF.Backends.Cuda.CudaDType).
+FASTIF_DEVICE float ld_any(const void* p, fastif_index i, int type) {
+    if (type == 0) return ((const float*)p)[i];
+    if (type == 1) return ld((const h16*)p + i);
+    return ld((const b16*)p + i);
+}
+
+FASTIF_DEVICE void st_any(void* p, fastif_index i, int type, float v) {
+    if (type == 0) ((float*)p)[i] = v;
+    else if (type == 1) st((h16*)p + i, v);
+    else st((b16*)p + i, v);
+}
+
+// Layout and type conversion in one pass: out is contiguous [d0, d1, d2, d3]; element (i0..i3) comes from
+// src[i0*s0 + i1*s1 + i2*s2 + i3*s3]. NCHW<->NHWC, conv weights OIHW->OHWI and plain casts are all this.
+extern "C" __global__ void fastif_convert4d(const void* __restrict__ src, int srcType, void* __restrict__ dst, int dstType,
+                                            fastif_index d0, fastif_index d1, fastif_index d2, fastif_index d3,
+                                            fastif_index s0, fastif_index s1, fastif_index s2, fastif_index s3) {
+    fastif_index n = d0 * d1 * d2 * d3;
+    FASTIF_FOR_EACH(i, n) {
+        fastif_index r = i;
+        fastif_index i3 = r % d3; r /= d3;
+        fastif_index i2 = r % d2; r /= d2;
+        fastif_index i1 = r % d1; r /= d1;
+        st_any(dst, i, dstType, ld_any(src, r * s0 + i1 * s1 + i2 * s2 + i3 * s3, srcType));
+    }
+}
+
+// GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
+// variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
+template <typename T>
+FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                             const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
+                             float eps, int gelu) {
+    __shared__ float scratch[32];
+    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups;
+    const T* xb = x + (fastif_index)b * spatial * channels + g * cpg;
+    T* yb = y + (fastif_index)b * spatial * channels + g * cpg;
+    fastif_index count = (fastif_index)spatial * cpg;
+    float s = 0.0f;
+    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x)
+        s += ld(xb + (i / cpg) * channels + i % cpg);
+    float mean = block_sum(s, scratch) / (float)count;
+    float q = 0.0f;
+    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
+        float d = ld(xb + (i / cpg) * channels + i % cpg) - mean;
+        q += d * d;
+    }
+    float rstd = rsqrtf(block_sum(q, scratch) / (float)count + eps);
+    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
+        int c = (int)(i % cpg), ch = g * cpg + c;
+        fastif_index off = (i / cpg) * channels + c;
+        float v = (ld(xb + off) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
+        if (scaleShift) {
+            const T* ss = scaleShift + (fastif_index)b * 2 * channels;
+            v = v * (1.0f + ld(ss + ch)) + ld(ss + channels + ch);
+        }
+        if (gelu) v = gelu_erf(v);
+        st(yb + off, v);
+    }
+}
+
+// LayerNorm over the last axis: one block per row.
+template <typename T>
+FASTIF_DEVICE void layernorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                             T* __restrict__ y, int width, float eps) {
+    __shared__ float scratch[32];
+    const T* xr = x + (fastif_index)blockIdx.x * width;
+    T* yr = y + (fastif_index)blockIdx.x * width;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) s += ld(xr + i);
+    float mean = block_sum(s, scratch) / (float)width;
+    float q = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { float d = ld(xr + i) - mean; q += d * d; }
+    float rstd = rsqrtf(block_sum(q, scratch) / (float)width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x)
+        st(yr + i, (ld(xr + i) - mean) * rstd * ld(gamma + i) + ld(beta + i));
+}
+
+// y = a + b[i % nb] (b the same size as a, or a's trailing block broadcast over its leading axes).
+template <typename T>
+FASTIF_DEVICE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, fastif_index n, fastif_index nb) {
+    FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) + ld(b + i % nb));
+}
+
+template <typename T>
+FASTIF_DEVICE void gelu(const T* __restrict__ x, T* __restrict__ y, fastif_index n) {
+    FASTIF_FOR_EACH(i, n) st(y + i, gelu_erf(ld(x + i)));
+}
+
+// The convolution epilogue cuDNN's plain forward lacks: y = (y + bias[c] + residual) * scale, in place, channels last.
+template <typename T>
+FASTIF_DEVICE void bias_residual(T* __restrict__ y, const T* __restrict__ bias, const T* __restrict__ residual,
+                                 fastif_index n, int channels, float scale) {
+    FASTIF_FOR_EACH(i, n) {
+        float v = ld(y + i);
+        if (bias) v += ld(bias + i % channels);
+        if (residual) v += ld(residual + i);
+        st(y + i, v * scale);
+    }
+}
+
+// 2x2 average pooling, NHWC; h, w are the input's sizes.
+template <typename T>
+FASTIF_DEVICE void avgpool2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
+    int oh = h / 2, ow = w / 2;
+    fastif_index n = (fastif_index)batch * oh * ow * c;
+    FASTIF_FOR_EACH(i, n) {
+        fastif_index r = i;
+        int ch = (int)(r % c); r /= c;
+        int ox = (int)(r % ow); r /= ow;
+        int oy = (int)(r % oh); r /= oh;
+        const T* p = x + ((r * h + 2 * oy) * w + 2 * ox) * c + ch;
+        float s = ld(p) + ld(p + c) + ld(p + (fastif_index)w * c) + ld(p + (fastif_index)w * c + c);
+        st(y + i, s * 0.25f);
+    }
+}
+
+// Nearest-neighbour x2 upsampling, NHWC; h, w are the input's sizes.
+template <typename T>
+FASTIF_DEVICE void upsample2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
+    int oh = 2 * h, ow = 2 * w;
+    fastif_index n = (fastif_index)batch * oh * ow * c;
+    FASTIF_FOR_EACH(i, n) {
+        fastif_index r = i;
+        int ch = (int)(r % c); r /= c;
+        int ox = (int)(r % ow); r /= ow;
+        int oy = (int)(r % oh); r /= oh;
+        y[i] = x[((r * h + oy / 2) * w + ox / 2) * c + ch];
+    }
+}
+
+// Concatenation along the last axis: rows of [ca] then [cb] (channel concat of NHWC images).
+template <typename T>
+FASTIF_DEVICE void concat_last(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y,
+                               fastif_index rows, int ca, int cb) {
+    int cy = ca + cb;
+    FASTIF_FOR_EACH(i, rows * cy) {
+        fastif_index r = i / cy;
+        int c = (int)(i % cy);
+        y[i] = c < ca ? a[r * ca + c] : b[r * cb + (c - ca)];
+    }
+}
+
+// Concatenation along the token axis: [B, la, C] ; [B, lb, C].
+template <typename T>
+FASTIF_DEVICE void concat_rows(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y,
+                               int batch, int la, int lb, int c) {
+    int ly = la + lb;
+    FASTIF_FOR_EACH(i, (fastif_index)batch * ly * c) {
+        int ch = (int)(i % c);
+        fastif_index r = i / c;
+        int t = (int)(r % ly), bi = (int)(r / ly);
+        y[i] = t < la ? a[((fastif_index)bi * la + t) * c + ch] : b[((fastif_index)bi * lb + (t - la)) * c + ch];
+    }
+}
+
+// Mean over tokens: [B, L, C] -> [B, 1, C].
+template <typename T>
+FASTIF_DEVICE void mean_tokens(const T* __restrict__ x, T* __restrict__ y, int batch, int l, int c) {
+    FASTIF_FOR_EACH(i, (fastif_index)batch * c) {
+        int ch = (int)(i % c);
+        fastif_index bi = i / c;
+        float s = 0.0f;
+        for (int t = 0; t < l; t++) s += ld(x + (bi * l + t) * c + ch);
+        st(y + i, s / (float)l);
+    }
+}
+
+// Timestep features, diffusers' float32 op order (see CpuBackend.Sinusoid): t is fp32 [B], y is [B, dim].
+template <typename T>
+FASTIF_DEVICE void sinusoid(const float* __restrict__ t, T* __restrict__ y, int batch, int dim, int flip, float shift) {
+    int half = dim / 2;
+    FASTIF_FOR_EACH(i, (fastif_index)batch * half) {
+        int k = (int)(i % half), b = (int)(i / half);
+        float exponent = -9.210340371976184f * (float)k / ((float)half - shift);
+        float arg = t[b] * expf(exponent);
+        float s = sinf(arg), co = cosf(arg);
+        st(y + (fastif_index)b * dim + k, flip ? co : s);
+        st(y + (fastif_index)b * dim + half + k, flip ? s : co);
+    }
+}
+
+// Row softmax of fp32 scores (already scaled) into the storage type: one block per row.
+template <typename T>
+FASTIF_DEVICE void softmax_rows(const float* __restrict__ s, T* __restrict__ p, int width) {
+    __shared__ float scratch[32];
+    const float* sr = s + (fastif_index)blockIdx.x * width;
+    T* pr = p + (fastif_index)blockIdx.x * width;
+    float m = -3.402823466e38f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) m = fmaxf(m, sr[i]);
+    m = block_max(m, scratch);
+    float z = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) z += expf(sr[i] - m);
+    float inv = 1.0f / block_sum(z, scratch);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(pr + i, expf(sr[i] - m) * inv);
+}
+
+#define FASTIF_EXPORT(SFX, T) \
+extern "C" __global__ void fastif_groupnorm_##SFX(const T* x, const T* gamma, const T* beta, const T* scaleShift, T* y, \
+    int spatial, int channels, int groups, float eps, int gelu_) { groupnorm<T>(x, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu_); } \
+extern "C" __global__ void fastif_layernorm_##SFX(const T* x, const T* gamma, const T* beta, T* y, int width, float eps) \
+    { layernorm<T>(x, gamma, beta, y, width, eps); } \
+extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, fastif_index n, fastif_index nb) { add<T>(a, b, y, n, nb); } \
+extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n) { gelu<T>(x, y, n); } \
+extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale) \
+    { bias_residual<T>(y, bias, residual, n, channels, scale); } \
+extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \
+extern "C" __global__ void fastif_upsample2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { upsample2<T>(x, y, batch, h, w, c); } \
+extern "C" __global__ void fastif_concat_last_##SFX(const T* a, const T* b, T* y, fastif_index rows, int ca, int cb) \
+    { concat_last<T>(a, b, y, rows, ca, cb); } \
+extern "C" __global__ void fastif_concat_rows_##SFX(const T* a, const T* b, T* y, int batch, int la, int lb, int c) \
+    { concat_rows<T>(a, b, y, batch, la, lb, c); } \
+extern "C" __global__ void fastif_mean_tokens_##SFX(const T* x, T* y, int batch, int l, int c) { mean_tokens<T>(x, y, batch, l, c); } \
+extern "C" __global__ void fastif_sinusoid_##SFX(const float* t, T* y, int batch, int dim, int flip, float shift) \
+    { sinusoid<T>(t, y, batch, dim, flip, shift); } \
+extern "C" __global__ void fastif_softmax_rows_##SFX(const float* s, T* p, int width) { softmax_rows<T>(s, p, width); }
+
+FASTIF_EXPORT(f32, float)
+FASTIF_EXPORT(f16, h16)
+FASTIF_EXPORT(bf16, b16)

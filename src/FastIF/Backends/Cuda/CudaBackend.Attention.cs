@@ -1,0 +1,84 @@
+using FastIF.Native;
+using FastIF.Tensors;
+using static FastIF.Native.CublasLtApi;
+
+namespace FastIF.Backends.Cuda;
+
+// Attention as strided-batched cuBLAS GEMMs (one batch entry per head) around a row softmax kernel. The scores are fp32;
+// the second key/value set (IF's text tokens beside the image tokens) is written at a column offset of the same score
+// rows, so the two sets are never concatenated.
+public sealed unsafe partial class CudaBackend
+{
+    /// <inheritdoc/>
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null)
+    {
+        var qs = Act(q, "Attention q");
+        var ks = Act(k, "Attention k");
+        var vs = Act(v, "Attention v");
+        RequireRank(q, 3, "Attention q");
+        int n = q.Shape[0], nq = q.Shape[1], c = q.Shape[2];
+        if (heads <= 0 || c % heads != 0) throw new ShapeException($"Attention: {c} channels do not split into {heads} heads");
+        if (k.Shape != v.Shape || k.Shape.Rank != 3 || k.Shape[0] != n || k.Shape[2] != c)
+            throw new ShapeException($"Attention: k {k.Shape} / v {v.Shape} do not fit q {q.Shape}");
+        if ((k2 == null) != (v2 == null)) throw new ShapeException("Attention: k2 and v2 must be given together");
+        CudaTensor? k2s = null, v2s = null;
+        int nk1 = k.Shape[1], nk2 = 0;
+        if (k2 != null)
+        {
+            k2s = Act(k2, "Attention k2");
+            v2s = Act(v2!, "Attention v2");
+            if (k2.Shape != v2!.Shape || k2.Shape.Rank != 3 || k2.Shape[0] != n || k2.Shape[2] != c)
+                throw new ShapeException($"Attention: k2 {k2.Shape} / v2 {v2.Shape} do not fit q {q.Shape}");
+            nk2 = k2.Shape[1];
+        }
+        int d = c / heads, nk = nk1 + nk2;
+        var y = New(new Shape(n, nq, c));
+        if (y.Shape.Elements == 0 || nk == 0) return y;
+        long rows = (long)heads * nq;
+        var scores = _pool.Rent(rows * nk * 4, "attention scores");
+        var probs = _pool.Rent(rows * nk * Precision.Size(), "attention probabilities");
+        try
+        {
+            int es = Precision.Size();
+            for (int b = 0; b < n; b++)
+            {
+                ulong qb = qs.Pointer + (ulong)((long)b * nq * c * es);
+                Scores(qb, ks.Pointer + (ulong)((long)b * nk1 * c * es), nk1, 0, scores.Pointer, heads, nq, nk, d, c, scale);
+                if (k2s != null)
+                    Scores(qb, k2s.Pointer + (ulong)((long)b * nk2 * c * es), nk2, nk1, scores.Pointer, heads, nq, nk, d, c, scale);
+                new KernelArgs().Ptr(scores.Pointer).Ptr(probs.Pointer).I32(nk).Launch(Fn("softmax_rows"), (uint)rows, 256, Stream);
+                ulong yb = y.Pointer + (ulong)((long)b * nq * c * es);
+                Mix(vs.Pointer + (ulong)((long)b * nk1 * c * es), nk1, 0, probs.Pointer, yb, heads, nq, nk, d, c, accumulate: false);
+                if (v2s != null)
+                    Mix(v2s.Pointer + (ulong)((long)b * nk2 * c * es), nk2, nk1, probs.Pointer, yb, heads, nq, nk, d, c, accumulate: true);
+            }
+        }
+        finally
+        {
+            scores.Release();
+            probs.Release();
+        }
+        return y;
+    }
+
+    /// <summary>fp32 <c>S_h[i, off + j] = scale · q_h[i]·k_h[j]</c> for every head h, keys j &lt; <paramref name="nk"/>.</summary>
+    private void Scores(ulong q, ulong k, int nk, int offset, ulong s, int heads, int nq, int ntot, int d, int c, float scale)
+    {
+        // Column-major: S_hᵀ (nk × nq, ld ntot) = K_h (nk × d) · Q_hᵀ (d × nq); K and Q read column-major with ld c are
+        // d × n matrices, so K needs op T. One batch entry per head: A and B step d elements, C steps a whole head.
+        float beta = 0f;
+        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, CUBLAS_OP_T, CUBLAS_OP_N, nk, nq, d, &scale,
+            k, CudaType, c, d, q, CudaType, c, d, &beta, s + (ulong)offset * 4, CUDA_R_32F, ntot, (long)nq * ntot, heads,
+            CUBLAS_COMPUTE_32F, CublasApi.CUBLAS_GEMM_DEFAULT), $"cublasGemmStridedBatchedEx(scores {heads}x{nq}x{nk}x{d})");
+    }
+
+    /// <summary><c>O_h[i] (+)= Σ_j P_h[i, off + j] · v_h[j]</c> for every head, written into its channel slice of O.</summary>
+    private void Mix(ulong v, int nk, int offset, ulong p, ulong o, int heads, int nq, int ntot, int d, int c, bool accumulate)
+    {
+        // Column-major: O_hᵀ (d × nq, ld c) = V_hᵀ (d × nk, ld c) · P_hᵀ (nk × nq, ld ntot).
+        float alpha = 1f, beta = accumulate ? 1f : 0f;
+        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, nq, nk, &alpha,
+            v, CudaType, c, d, p + (ulong)((long)offset * Precision.Size()), CudaType, ntot, (long)nq * ntot, &beta,
+            o, CudaType, c, d, heads, CUBLAS_COMPUTE_32F, CublasApi.CUBLAS_GEMM_DEFAULT), $"cublasGemmStridedBatchedEx(mix {heads}x{nq}x{nk}x{d})");
+    }
+}

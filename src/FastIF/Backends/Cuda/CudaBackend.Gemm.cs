@@ -1,0 +1,105 @@
+using FastIF.Native;
+using FastIF.Tensors;
+using static FastIF.Native.CublasLtApi;
+
+namespace FastIF.Backends.Cuda;
+
+// Linear layers through cuBLASLt with the bias fused in its epilogue. cuBLASLt's own GELU epilogue is the tanh
+// approximation, and IF uses the exact erf GELU, so that activation runs as a separate in-place kernel.
+public sealed unsafe partial class CudaBackend
+{
+    private readonly Dictionary<GemmKey, GemmPlan> _gemmPlans = [];
+
+    private readonly record struct GemmKey(long Rows, int In, int Out, bool Bias);
+
+    /// <summary>The cuBLASLt descriptors and the heuristic's algorithm for one linear-layer shape.</summary>
+    private sealed class GemmPlan
+    {
+        public CublasLtMatmulDesc? Desc;
+        public CublasLtMatrixLayout? A, B, C;
+        public MatmulAlgo Algo;
+        public nuint WorkspaceBytes;
+
+        public void Destroy()
+        {
+            Desc?.Dispose();
+            A?.Dispose();
+            B?.Dispose();
+            C?.Dispose();
+            Desc = null;
+            A = B = C = null;
+        }
+    }
+
+    private int CudaType => Precision switch { DType.F32 => CUDA_R_32F, DType.F16 => CUDA_R_16F, _ => CUDA_R_16BF };
+
+    /// <inheritdoc/>
+    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None)
+    {
+        var xs = Act(x, "Linear input");
+        var ws = Act(w, "Linear weight");
+        RequireRank(w, 2, "Linear weight");
+        if (x.Shape.Rank == 4) throw new ShapeException("Linear: images are not supported (tokens or vectors only)");
+        int inF = w.Shape[1], outF = w.Shape[0];
+        if (x.Shape[-1] != inF) throw new ShapeException($"Linear: input {x.Shape} has width {x.Shape[-1]}, weight {w.Shape} expects {inF}");
+        ulong b = 0;
+        if (bias != null)
+        {
+            if (bias.Shape.Elements != outF) throw new ShapeException($"Linear: bias {bias.Shape} for {outF} outputs");
+            b = Act(bias, "Linear bias").Pointer;
+        }
+        var dims = x.Shape.ToArray();
+        dims[^1] = outF;
+        var y = New(new Shape(dims));
+        long rows = x.Shape.Elements / inF;
+        if (rows == 0) return y;
+        var plan = GemmPlanFor(new GemmKey(rows, inF, outF, b != 0));
+        if (b != 0) plan.Desc!.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, b);
+        float alpha = 1f, beta = 0f;
+        var algo = plan.Algo;
+        Check(cublasLtMatmul(_cublasLt, plan.Desc!.Value, &alpha, ws.Pointer, plan.A!.Value, xs.Pointer, plan.B!.Value, &beta,
+            y.Pointer, plan.C!.Value, y.Pointer, plan.C.Value, &algo, _workspace.Pointer, plan.WorkspaceBytes, Stream.Value),
+            $"cublasLtMatmul({x.Shape} x {w.Shape}ᵀ)");
+        if (act == Activation.Gelu)
+            new KernelArgs().Ptr(y.Pointer).Ptr(y.Pointer).I64(y.Shape.Elements).Launch(Fn("gelu"), Blocks(y.Shape.Elements), 256, Stream);
+        else if (act != Activation.None)
+            throw new ShapeException($"Linear: activation {act} is not supported by the cuda backend");
+        return y;
+    }
+
+    private GemmPlan GemmPlanFor(GemmKey k)
+    {
+        if (_gemmPlans.TryGetValue(k, out var plan)) return plan;
+        plan = new GemmPlan();
+        try
+        {
+            // Row-major y[rows, out] = x[rows, in]·wᵀ is, column-major, yᵀ(out × rows) = op(W)(out × in)·xᵀ(in × rows), where
+            // the row-major weight [out, in] read column-major is in × out, hence transa = T.
+            plan.Desc = CublasLtMatmulDesc.Create(CUBLAS_COMPUTE_32F, CUDA_R_32F);
+            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
+            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+            plan.Desc.Set(CUBLASLT_MATMUL_DESC_EPILOGUE, k.Bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+            int t = CudaType;
+            plan.A = CublasLtMatrixLayout.Create(t, k.In, k.Out, k.In);
+            plan.B = CublasLtMatrixLayout.Create(t, k.In, k.Rows, k.In);
+            plan.C = CublasLtMatrixLayout.Create(t, k.Out, k.Rows, k.Out);
+            using var pref = CublasLtPreference.Create((ulong)_workspace.Bytes);
+            // The heuristic needs a valid bias pointer when the epilogue reads one; the workspace serves as a stand-in.
+            if (k.Bias) plan.Desc.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, _workspace.Pointer);
+            HeuristicResult r;
+            int found;
+            Check(cublasLtMatmulAlgoGetHeuristic(_cublasLt, plan.Desc.Value, plan.A.Value, plan.B.Value, plan.C.Value, plan.C.Value,
+                pref.Value, 1, &r, &found), $"cublasLtMatmulAlgoGetHeuristic({k})");
+            if (found == 0) throw new FastIFException($"cuBLASLt offers no algorithm for linear {k} in {Precision}");
+            plan.Algo = r.Algo;
+            plan.WorkspaceBytes = r.WorkspaceSize;
+        }
+        catch
+        {
+            plan.Destroy();
+            throw;
+        }
+        _gemmPlans[k] = plan;
+        return plan;
+    }
+}
