@@ -1,12 +1,70 @@
 #!/usr/bin/env bash
-# Prepares one visit to the lent GPU machine (see ../shared/docs/remote-gpu.md): bundles the CLI, the test suite and
-# the golden fixtures into .device/ (git-ignored), and prints the single command to hand to the device tool's `run`
-# (with carry [".device"]). Everything a visit measures lands under $OUT there.
-#   tools/gpu-visit.sh            # then: run(command=<printed line>, carry=[".device"])
+# Prepares one visit to the lent GPU machine (see ../shared/docs/remote-gpu.md): bundles the CLI, the test suite, the
+# golden fixtures, the peer script and (when a diffusers checkout is at hand) diffusers' sources into .device/
+# (git-ignored), writes .device/visit.sh, and prints the command to hand to the device tool's `run` with carry
+# [".device"]. Everything a visit measures lands under $OUT there, packed into a few files.
+#   tools/gpu-visit.sh [DIFFUSERS_SRC]   # e.g. a `git archive v0.40.0 src/diffusers` unpacked; omit to skip the peers
+# On the GPU machine:  bash .device/visit.sh STAGE...   with stages
+#   tests   the whole suite (FASTIF_BIG_PARITY=1: real-size stage I/II forwards against the CPU too)
+#   bench   peaks, then IF-I-XL and IF-II-L at B=1 and 2, fp16, eager and graph (FASTIF_BENCH_PRESETS to change)
+#   peers   diffusers eager and torch.compile on the same weights and shapes
+#   profile one eager step per op (when `fastif profile` exists)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-../shared/tools/device-bundle.sh --with ../shared/fixtures/if --with ../shared/fixtures/png src/FastIF.Cli/FastIF.Cli.csproj tests/FastIF.Tests/FastIF.Tests.csproj
+mkdir -p .git/info && touch .git/info/exclude
+diffusers=${1:-}
+extra=(--with ../shared/fixtures/if --with ../shared/fixtures/png --with ../shared/fixtures/t5 --with ../shared/docs --with bench/peers)
+if [ -n "$diffusers" ]; then
+  [ -d "$diffusers/diffusers" ] || { echo "gpu-visit: $diffusers has no diffusers/ package folder" >&2; exit 2; }
+  extra+=(--with "$diffusers")
+fi
+../shared/tools/device-bundle.sh "${extra[@]}" src/FastIF.Cli/FastIF.Cli.csproj tests/FastIF.Tests/FastIF.Tests.csproj
 commit=$(git rev-parse --short HEAD)
-cat <<CMD
-nvidia-smi > \$OUT/nvidia-smi.txt; source .device/setup.sh && export FASTIF_FIXTURES=\$PWD/.device/extra FASTIF_COMMIT=$commit && .device/bin/FastIF.Cli/FastIF.Cli info --verbose > \$OUT/info.txt 2>&1; .device/bin/FastIF.Cli/FastIF.Cli kernels --arch sm_90 > \$OUT/kernels.txt 2>&1; .device/bin/FastIF.Tests/FastIF.Tests > \$OUT/tests.txt 2>&1; tail -5 \$OUT/tests.txt
-CMD
+dsrc=$( [ -n "$diffusers" ] && basename "$diffusers" || true )
+cat > .device/visit.sh <<VISIT
+#!/usr/bin/env bash
+# One GPU visit for commit $commit (written by tools/gpu-visit.sh). Results go to \$OUT.
+set -uo pipefail
+cd "\$(dirname "\${BASH_SOURCE[0]}")/.."
+source .device/setup.sh
+export FASTIF_FIXTURES=\$PWD/.device/extra FASTIF_COMMIT=$commit FASTIF_CACHE=/tmp/fastif-cache
+fastif=.device/bin/FastIF.Cli/FastIF.Cli
+# The tests look for ../shared/docs beside the repository.
+mkdir -p ../shared && [ -e ../shared/docs ] || ln -s "\$PWD/.device/extra/docs" ../shared/docs
+res=\$OUT/results && mkdir -p \$res
+presets=\${FASTIF_BENCH_PRESETS:-"if-i-xl if-ii-l"}
+for stage in "\$@"; do
+  case \$stage in
+    tests)
+      nvidia-smi > \$res/nvidia-smi.txt 2>&1
+      \$fastif info --verbose > \$res/info.txt 2>&1
+      \$fastif kernels --arch sm_90 > \$res/kernels.txt 2>&1
+      FASTIF_BIG_PARITY=1 .device/bin/FastIF.Tests/FastIF.Tests > \$res/tests.txt 2>&1
+      grep -E "Total:|\\[FAIL\\]" \$res/tests.txt | head -40 ;;
+    bench)
+      \$fastif bench --backend cuda --peaks > \$res/peaks.txt 2>&1; cat \$res/peaks.txt
+      for p in \$presets; do for b in 1 2; do
+        \$fastif bench --backend cuda --precision fp16 --preset \$p --batch \$b --steps 20 --warmup 3 --graph both \\
+          --json \$res/cuda-\$p-b\$b-fp16.json > \$res/bench-\$p-b\$b.txt 2>&1; tail -8 \$res/bench-\$p-b\$b.txt
+      done; done ;;
+    peers)
+      [ -d .device/extra/$dsrc/diffusers ] || { echo "no diffusers bundled: run tools/gpu-visit.sh DIFFUSERS_SRC"; continue; }
+      export PYTHONPATH=\$PWD/.device/extra/$dsrc
+      for p in \$presets; do
+        dir=\$FASTIF_CACHE/weights/\$p-f16-s0
+        [ -f "\$dir/config.json" ] || { echo "no cached \$p weights in \$dir: run the bench stage first"; continue; }
+        for b in 1 2; do for mode in eager compile; do
+          flag=\$( [ \$mode = compile ] && echo --compile || true )
+          python3 .device/extra/peers/diffusers_unet.py --model "\$dir" --variant fp16 --device cuda --dtype fp16 --batch \$b \\
+            --steps 20 --warmup 3 \$flag --json \$res/diffusers-\$mode-\$p-b\$b-fp16.json > \$res/peer-\$mode-\$p-b\$b.txt 2>&1
+          grep -E '"median"' \$res/peer-\$mode-\$p-b\$b.txt || tail -3 \$res/peer-\$mode-\$p-b\$b.txt
+        done; done
+      done ;;
+    profile)
+      for p in \$presets; do \$fastif profile --backend cuda --preset \$p --batch 1 --json \$res/profile-\$p-b1.json > \$res/profile-\$p.txt 2>&1 || true; done ;;
+    *) echo "unknown stage \$stage (tests, bench, peers, profile)" ;;
+  esac
+done
+tar -C \$OUT -czf \$OUT/results.tar.gz results && rm -rf \$res
+VISIT
+echo "run(command=\"bash .device/visit.sh tests bench peers\", carry=[\".device\"])   # or one stage per call, each under 600 s"

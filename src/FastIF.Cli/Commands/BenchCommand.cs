@@ -64,6 +64,7 @@ internal static class BenchCommand
             var counter = new FlopCounter(inner);
             var load = Stopwatch.StartNew();
             using var unet = UNet2DCondition.Load(dir, counter, variant);
+            (inner as CudaBackend)?.Synchronize(); // uploads are asynchronous: the load ends when the last byte is on the device
             double loadMs = load.Elapsed.TotalMilliseconds;
             int side = pr.GetValue(size) ?? unet.Config.SampleSize;
             int n = pr.GetValue(images);

@@ -25,6 +25,7 @@ public sealed unsafe partial class CudaBackend : IBackend
     private DevicePool _pool;
     private readonly DeviceMemory _workspace;
     private nint _cudnn, _cublas, _cublasLt;
+    private PinnedUploader? _uploader;
     private bool _disposed;
 
     /// <summary>Opens device <see cref="CudaBackendOptions.Device"/>; throws <see cref="FastIFException"/> when there is none.</summary>
@@ -212,20 +213,19 @@ public sealed unsafe partial class CudaBackend : IBackend
         var mem = Context.Allocate(Math.Max(1, shape.Elements * Precision.Size()), $"weight {shape}");
         var y = new CudaTensor(this, shape, Precision, new DeviceBuffer(mem, null));
         if (raw.Length == 0) return y;
+        _uploader ??= new PinnedUploader(Context, Stream);
         if (dtype == Precision && shape.Rank != 4)
         {
-            fixed (byte* p = raw)
-                CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(y.Pointer, p, (nuint)raw.Length, Stream.Value), "cuMemcpyHtoDAsync_v2");
-            Stream.Synchronize();
+            _uploader.Upload(raw, y.Pointer);
             return y;
         }
+        // Raw bytes land in a pooled device buffer and are converted from there; releasing it is stream-ordered, so the
+        // conversion has read it before the pool lends it out again.
         var staging = _pool.Rent(raw.Length, "weight staging");
         try
         {
-            fixed (byte* p = raw)
-                CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2(staging.Pointer, p, (nuint)raw.Length, Stream.Value), "cuMemcpyHtoDAsync_v2");
+            _uploader.Upload(raw, staging.Pointer);
             Convert(staging.Pointer, dtype, y.Pointer, Precision, shape, toDevice: true);
-            Stream.Synchronize();
         }
         finally { staging.Release(); }
         return y;
@@ -238,6 +238,7 @@ public sealed unsafe partial class CudaBackend : IBackend
         _disposed = true;
         try { Stream.Synchronize(); } catch (CudaException) { /* a failed stream still has to be torn down */ }
         DisposePlans();
+        _uploader?.Dispose();
         if (_cublasLt != 0) CublasLtApi.cublasLtDestroy(_cublasLt);
         if (_cublas != 0) CublasApi.cublasDestroy_v2(_cublas);
         if (_cudnn != 0) CudnnApi.cudnnDestroy(_cudnn);
