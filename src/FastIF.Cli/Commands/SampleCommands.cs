@@ -32,6 +32,7 @@ internal static class SampleCommands
         public readonly Option<string> Backend = BackendOption.Create();
         public readonly Option<string> Precision = BackendOption.CreatePrecision();
         public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
+        public readonly Option<bool> NoNanCheck = new("--no-nan-check") { Description = "do not stop when a step produces NaN/Inf (checked after every step by default)" };
         public readonly Option<int> NoiseLevel = new("--noise-level") { Description = "stage II: augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
 
         public readonly Option<string?> ConstrainImage = new("--constrain-image") { Description = "compose: the image that --constrain-mask / --constrain-map hold to" };
@@ -40,14 +41,14 @@ internal static class SampleCommands
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel,
+            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel, NoNanCheck,
                          ConstrainImage, ConstrainMask, ConstrainMap })
                 c.Options.Add(o);
         }
     }
 
     /// <summary>What a mode needs from the shared flags, resolved.</summary>
-    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, int Row = 0)
+    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, CancellationToken Cancel, int Row = 0)
     {
         public TextConditioning Text(int i = 0)
         {
@@ -292,7 +293,9 @@ internal static class SampleCommands
         return Sampler.Run(req with
         {
             OnStep = s => Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")),
-        });
+            CheckFinite = !ctx.P.GetValue(ctx.C.NoNanCheck),
+            Stage = ctx.Stage.UNet.Config.InChannels == 6 ? "stage II" : "stage I",
+        }, ctx.Cancel);
     }
 
     private static float[] LoadChangeMap(string path, int size)
@@ -331,7 +334,7 @@ internal static class SampleCommands
                 throw new FastIFException($"--size {size} must be a positive multiple of {stage.UNet.Config.SpatialMultiple}");
             float g = pr.GetValue(common.Guidance);
             if (!(g >= 0 && g <= 50)) throw new FastIFException($"--guidance {g} must be in [0, 50]");
-            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)));
+            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)), ct);
             int rowCount = rows?.Invoke(first) ?? 1;
             var sw = Stopwatch.StartNew();
             var grid = new List<float[]>();

@@ -58,7 +58,8 @@ public sealed class CudaOutOfMemoryException : CudaException
     public CudaOutOfMemoryException(string call, long requestedBytes, long freeBytes, long totalBytes, string label)
         : base(call, 2, "CUDA_ERROR_OUT_OF_MEMORY",
             $"{call} failed: out of device memory allocating {Mib(requestedBytes)} for '{label}': " +
-            $"{Mib(freeBytes)} free of {Mib(totalBytes)} total", true)
+            $"{Mib(freeBytes)} free of {Mib(totalBytes)} total. Try a smaller --batch or --size, --precision fp16/bf16 " +
+            "instead of fp32, or free the GPU from other processes", true)
     {
         RequestedBytes = requestedBytes;
         FreeBytes = freeBytes;

@@ -51,7 +51,15 @@ public sealed record SamplerRequest
     public int? StopAfter { get; init; }
     /// <summary>Sees every step (for traces, previews and progress).</summary>
     public Action<StepTrace>? OnStep { get; init; }
+    /// <summary>Checks the UNet output and the new sample for NaN/Inf after every step and stops with
+    /// <see cref="NonFiniteException"/> naming the step (on by default: one pass over host data the loop already holds).</summary>
+    public bool CheckFinite { get; init; } = true;
+    /// <summary>What the run is called in errors ("stage I", "stage II").</summary>
+    public string Stage { get; init; } = "sampling";
 }
+
+/// <summary>A sampling step produced NaN or Inf: the message names the stage, step, timestep and the tensor.</summary>
+public sealed class NonFiniteException(string message) : FastIFException(message);
 
 /// <summary>What one step computed (host copies).</summary>
 public sealed record StepTrace(int Index, long T, float[] X, float[] UNetOutput, float[] ModelOutput, float[] PredX0, float[] XPrev);
@@ -127,6 +135,7 @@ public static class Sampler
             using (var ts = be.FromHost(Enumerable.Repeat((float)t, unetBatch).ToArray(), new Shape(unetBatch)))
             using (var y = unet.Forward(inT, ts, ehsT, cls))
                 output = y.ToArray();
+            if (r.CheckFinite) RequireFinite(r, output, "the UNet output", i, steps, t);
 
             var modelOutput = new float[b * 2 * img];
             for (int bi = 0; bi < b; bi++)
@@ -151,10 +160,26 @@ public static class Sampler
             var x0 = new float[x.Length];
             r.Scheduler.Step(modelOutput, x, b, 3, t, prev, noise, state.XPrev, x0);
             foreach (var c in r.Constraints) c.AfterStep(state);
+            if (r.CheckFinite) RequireFinite(r, state.XPrev, "the new sample", i, steps, t);
             r.OnStep?.Invoke(new StepTrace(i, t, (float[])x.Clone(), output, modelOutput, x0, (float[])state.XPrev.Clone()));
             x = state.XPrev;
         }
         return x;
+    }
+
+    private static void RequireFinite(SamplerRequest r, float[] values, string what, int step, int steps, long t)
+    {
+        int bad = 0, first = -1;
+        for (int j = 0; j < values.Length; j++)
+            if (!float.IsFinite(values[j]))
+            {
+                bad++;
+                if (first < 0) first = j;
+            }
+        if (bad == 0) return;
+        throw new NonFiniteException($"{r.Stage} step {step + 1}/{steps} (t={t}): {what} holds {bad} NaN/Inf value(s) of {values.Length} " +
+            $"(first at index {first}, {values[first]}). Likely causes: fp16 overflow (try --precision bf16 or fp32), corrupt weights, " +
+            "or extreme inputs; --no-nan-check runs on regardless");
     }
 
     private static int[] Levels(SamplerRequest r)

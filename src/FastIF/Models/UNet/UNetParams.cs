@@ -76,8 +76,11 @@ public sealed class ParamSet : IDisposable
             const int Shown = 40;
             var list = string.Join("\n  ", problems.Take(Shown));
             var more = problems.Count > Shown ? $"\n  ... and {problems.Count - Shown} more" : "";
+            // The first line stands alone (what a one-line error shows); the list follows for whoever reads on.
+            int Count(string kind) => problems.Count(p => p.StartsWith(kind));
             throw new WeightMismatchException(
-                $"{checkpoint.Source}: weights do not match the config ({problems.Count} problems):\n  {list}{more}");
+                $"{checkpoint.Source}: weights do not match the config: {Count("mis-shaped")} mis-shaped, {Count("missing")} missing, " +
+                $"{Count("unexpected")} unexpected, {Count("wrong dtype")} of a wrong dtype tensor(s); first: {problems[0]}\n  {list}{more}");
         }
         foreach (var p in _params)
         {
