@@ -16,7 +16,7 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
         JsonElement? Get(string k) => keys.Remove(k, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
         var cls = Get("_class_name");
-        if (cls is { } c && c.GetString() != "UNet2DConditionModel")
+        if (cls is { } c && Str(c) != "UNet2DConditionModel")
             Problem("_class_name", $"is \"{c}\"; only UNet2DConditionModel is implemented");
         foreach (var k in keys.Keys.Where(k => k.StartsWith('_')).ToList()) keys.Remove(k);
 
@@ -40,13 +40,13 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
         int encoderHid = Get("encoder_hid_dim") is { } eh ? Int(eh, "encoder_hid_dim") : 0;
         var ehType = Get("encoder_hid_dim_type");
         if (encoderHid == 0) Problem("encoder_hid_dim", "is missing; IF UNets project T5 states with encoder_hid_proj");
-        if (ehType is { } et && et.GetString() != "text_proj")
+        if (ehType is { } et && Str(et) != "text_proj")
             Problem("encoder_hid_dim_type", $"is \"{et}\"; only \"text_proj\" is implemented");
 
         int addHeads = 0;
         if (Get("addition_embed_type") is { } aet)
         {
-            if (aet.GetString() != "text") Problem("addition_embed_type", $"is \"{aet}\"; only \"text\" (or null) is implemented");
+            if (Str(aet) != "text") Problem("addition_embed_type", $"is \"{aet}\"; only \"text\" (or null) is implemented");
             addHeads = Get("addition_embed_type_num_heads") is { } ah ? Int(ah, "addition_embed_type_num_heads") : 64;
         }
         else Get("addition_embed_type_num_heads");
@@ -54,21 +54,21 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
         bool classTimestep = false;
         if (Get("class_embed_type") is { } cet)
         {
-            if (cet.GetString() == "timestep") classTimestep = true;
+            if (Str(cet) == "timestep") classTimestep = true;
             else Problem("class_embed_type", $"is \"{cet}\"; only \"timestep\" (or null) is implemented");
         }
 
         bool crossNorm = true;
         if (Get("cross_attention_norm") is { } cn)
         {
-            if (cn.GetString() != "group_norm") Problem("cross_attention_norm", $"is \"{cn}\"; only \"group_norm\" (or null) is implemented");
+            if (Str(cn) != "group_norm") Problem("cross_attention_norm", $"is \"{cn}\"; only \"group_norm\" (or null) is implemented");
         }
         else crossNorm = false;
 
         bool timeGelu = false;
         if (Get("time_embedding_act_fn") is { } tea)
         {
-            if (tea.GetString() == "gelu") timeGelu = true;
+            if (Str(tea) == "gelu") timeGelu = true;
             else Problem("time_embedding_act_fn", $"is \"{tea}\"; only \"gelu\" (or null) is implemented");
         }
 
@@ -129,9 +129,10 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
     private void Validate(UNetConfig c)
     {
         if (c.Levels < 1) Problem("block_out_channels", "must list at least one level");
+        if (c.NormNumGroups <= 0) Problem("norm_num_groups", $"must be positive, got {c.NormNumGroups}");
         foreach (var ch in c.BlockOutChannels)
         {
-            if (ch <= 0 || ch % c.NormNumGroups != 0)
+            if (ch <= 0 || (c.NormNumGroups > 0 && ch % c.NormNumGroups != 0))
                 Problem("block_out_channels", $"channel count {ch} must be positive and divisible by norm_num_groups {c.NormNumGroups}");
             if (ch % 2 != 0) Problem("block_out_channels", $"channel count {ch} must be even");
         }
@@ -153,7 +154,12 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
         if (c.ConvOutKernel % 2 == 0 || c.ConvOutKernel < 1) Problem("conv_out_kernel", "must be odd");
         if (c.InChannels <= 0 || c.OutChannels <= 0) Problem("in_channels", "in/out channels must be positive");
         if (c.TimeEmbeddingDim <= 0) Problem("time_embedding_dim", "must be positive");
-        if (c.ResnetOutScaleFactor <= 0 || c.MidBlockScaleFactor <= 0) Problem("resnet_out_scale_factor", "scale factors must be positive");
+        if (!(c.ResnetOutScaleFactor > 0 && float.IsFinite(c.ResnetOutScaleFactor)))
+            Problem("resnet_out_scale_factor", $"must be a positive finite number, got {c.ResnetOutScaleFactor}");
+        if (!(c.MidBlockScaleFactor > 0 && float.IsFinite(c.MidBlockScaleFactor)))
+            Problem("mid_block_scale_factor", $"must be a positive finite number, got {c.MidBlockScaleFactor}");
+        if (!(c.NormEps > 0 && float.IsFinite(c.NormEps))) Problem("norm_eps", $"must be a positive finite number, got {c.NormEps}");
+        if (!float.IsFinite(c.FreqShift)) Problem("freq_shift", $"must be finite, got {c.FreqShift}");
     }
 
     private void Problem(string key, string what) => _problems.Add($"\"{key}\" {what}");
@@ -167,6 +173,9 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
         }
         else if (required) Problem(key, $"is missing; FastIF needs \"{expected}\"");
     }
+
+    /// <summary>The value when it is a JSON string, else null (which no check accepts), so a wrong type is a problem, not a crash.</summary>
+    private static string? Str(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetString() : null;
 
     private int Int(JsonElement e, string key)
     {
@@ -199,7 +208,7 @@ internal sealed class UNetConfigReader(JsonElement root, string source)
     private UNetBlockType[] BlockTypes(JsonElement? e, string key, string dir)
     {
         if (e is not { } v || v.ValueKind != JsonValueKind.Array) { Problem(key, "must be a list of block type names"); return []; }
-        return v.EnumerateArray().Select(x => x.GetString() switch
+        return v.EnumerateArray().Select(x => Str(x) switch
         {
             var s when s == $"Resnet{dir}sampleBlock2D" => UNetBlockType.Resnet,
             var s when s == $"SimpleCrossAttn{dir}Block2D" => UNetBlockType.SimpleCrossAttn,

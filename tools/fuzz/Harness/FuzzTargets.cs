@@ -1,0 +1,89 @@
+using System.Text;
+using FastIF.Diffusion;
+using FastIF.Imaging;
+using FastIF.Models.UNet;
+using FastIF.Pipelines;
+using FastIF.Tensors;
+using FastIF.Weights;
+
+namespace FastIF.Fuzz;
+
+/// <summary>Every parser FastIF points at files people downloaded or drew, as fuzz targets with valid seeds.</summary>
+public static class FuzzTargets
+{
+    /// <summary>The names of <see cref="All"/>'s targets.</summary>
+    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "png"];
+
+    /// <summary>Builds every target; file-based ones read and write under <paramref name="scratch"/>.</summary>
+    public static IReadOnlyList<FuzzTarget> All(string scratch)
+    {
+        Directory.CreateDirectory(scratch);
+        return [Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), Pngs()];
+    }
+
+    private static FuzzTarget Safetensors(string scratch)
+    {
+        var seeds = new List<byte[]>();
+        foreach (var dt in new[] { DType.F32, DType.F16, DType.BF16 })
+        {
+            var p = Path.Combine(scratch, $"seed-{dt}.safetensors");
+            SafetensorsWriter.Save(p, [("w", new Shape(3, 4), Enumerable.Range(0, 12).Select(i => i * 0.5f).ToArray()), ("b", new Shape(3), [1, 2, 3])],
+                dt, new Dictionary<string, string> { ["format"] = "pt" });
+            seeds.Add(File.ReadAllBytes(p));
+        }
+        var file = Path.Combine(scratch, "input.safetensors");
+        return new FuzzTarget("safetensors", seeds, bytes =>
+        {
+            File.WriteAllBytes(file, bytes);
+            using var f = SafetensorsFile.Open(file);
+            foreach (var e in f.Entries) if (e.DType.IsFloat()) f.ReadFloat32(e.Name);
+        });
+    }
+
+    private static FuzzTarget ShardIndex(string scratch)
+    {
+        var dir = Path.Combine(scratch, "sharded");
+        Directory.CreateDirectory(dir);
+        SafetensorsWriter.Save(Path.Combine(dir, "model-00001-of-00002.safetensors"), [("a.weight", new Shape(2, 2), [1, 2, 3, 4])]);
+        SafetensorsWriter.Save(Path.Combine(dir, "model-00002-of-00002.safetensors"), [("b.weight", new Shape(3), [5, 6, 7])]);
+        var index = """
+            {"metadata": {"total_size": 28}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}}
+            """;
+        var path = Path.Combine(dir, "model.safetensors.index.json");
+        return new FuzzTarget("safetensors-index", [Encoding.UTF8.GetBytes(index)], bytes =>
+        {
+            File.WriteAllBytes(path, bytes);
+            using var c = Checkpoint.Open(path);
+            foreach (var n in c.Names) c.ReadFloat32(n);
+        });
+    }
+
+    private static FuzzTarget UNetConfigs()
+    {
+        var seeds = new[] { "tiny", "tiny-ii", "if-i-xl", "if-ii-l" }.Select(p => Encoding.UTF8.GetBytes(UNetPresets.Get(p).ToJson())).ToList();
+        return new FuzzTarget("unet-config", seeds, bytes => UNetConfig.Parse(Encoding.UTF8.GetString(bytes), "fuzz config.json"));
+    }
+
+    private static FuzzTarget SchedulerConfigs()
+    {
+        var seeds = new[] { IFStage.SchedulerJson(false), IFStage.SchedulerJson(true), IFStage.ImageNoisingSchedulerJson }
+            .Select(Encoding.UTF8.GetBytes).ToList();
+        return new FuzzTarget("scheduler-config", seeds, bytes =>
+        {
+            var cfg = SchedulerConfig.Parse(Encoding.UTF8.GetString(bytes), "fuzz scheduler_config.json");
+            // A config that parses must also build a usable schedule.
+            _ = new DdpmScheduler(cfg);
+        });
+    }
+
+    private static FuzzTarget Pngs()
+    {
+        var seeds = new List<byte[]>();
+        var px = Enumerable.Range(0, 8 * 6 * 4).Select(i => (byte)(i * 37)).ToArray();
+        seeds.Add(Png.Encode(8, 6, PngColorType.Rgb, px.AsSpan(0, 8 * 6 * 3)));
+        seeds.Add(Png.Encode(8, 6, PngColorType.Gray, px.AsSpan(0, 8 * 6)));
+        seeds.Add(Png.Encode(8, 6, PngColorType.Rgba, px));
+        var options = new PngReadOptions { MaxPixels = 1 << 20 };
+        return new FuzzTarget("png", seeds, bytes => Png.Decode(bytes, options));
+    }
+}
