@@ -10,6 +10,7 @@ public static class Program
     {
         var root = new RootCommand("FastIF: DeepFloyd IF inference, benchmarking and profiling.");
         root.Subcommands.Add(Commands.BenchCommand.Create());
+        root.Subcommands.Add(Commands.ProfileCommand.Create());
         root.Subcommands.Add(Commands.UNetCommand.Create());
         root.Subcommands.Add(Commands.WeightsCommand.Create());
         root.Subcommands.Add(Commands.InfoCommand.Create());
