@@ -1,6 +1,6 @@
 using FastIF.Fuzz;
 
-// fastif-fuzz [--target NAME|all] [--seconds N per target] [--seed S] [--inputs N per target]
+// fastif-fuzz [--target NAME|all] [--seconds N per target] [--seed S] [--inputs N per target] [--fixtures DIR]
 var args2 = args.ToList();
 string Arg(string name, string fallback)
 {
@@ -13,7 +13,9 @@ int seed = int.Parse(Arg("--seed", Environment.TickCount.ToString()));
 long maxInputs = long.Parse(Arg("--inputs", long.MaxValue.ToString()));
 var scratch = Path.Combine(Path.GetTempPath(), $"fastif-fuzz-{Environment.ProcessId}");
 var crashes = Path.Combine(Environment.CurrentDirectory, "fuzz-crashes");
-var targets = FuzzTargets.All(scratch).Where(t => which == "all" || t.Name == which).ToList();
+string? fixtures = Arg("--fixtures", Environment.GetEnvironmentVariable("FASTIF_FIXTURES") ?? Path.GetFullPath(Path.Combine("..", "shared", "fixtures")));
+if (!Directory.Exists(fixtures)) fixtures = null;
+var targets = FuzzTargets.All(scratch, fixtures).Where(t => which == "all" || t.Name == which).ToList();
 if (targets.Count == 0)
 {
     Console.Error.WriteLine($"error: unknown target \"{which}\"; known: all, {string.Join(", ", FuzzTargets.Names)}");

@@ -12,13 +12,28 @@ namespace FastIF.Fuzz;
 public static class FuzzTargets
 {
     /// <summary>The names of <see cref="All"/>'s targets.</summary>
-    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "png"];
+    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "png", "spiece"];
 
-    /// <summary>Builds every target; file-based ones read and write under <paramref name="scratch"/>.</summary>
-    public static IReadOnlyList<FuzzTarget> All(string scratch)
+    /// <summary>Builds every target; file-based ones read and write under <paramref name="scratch"/>. The tokenizer target
+    /// starts from the fixtures' SentencePiece models (<paramref name="fixtures"/>/t5) and is left out without them.</summary>
+    public static IReadOnlyList<FuzzTarget> All(string scratch, string? fixtures = null)
     {
         Directory.CreateDirectory(scratch);
-        return [Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), Pngs()];
+        var all = new List<FuzzTarget> { Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), Pngs() };
+        if (fixtures != null && File.Exists(Path.Combine(fixtures, "t5", "tiny_unigram.model"))) all.Add(SentencePiece(fixtures));
+        return all;
+    }
+
+    private static FuzzTarget SentencePiece(string fixtures)
+    {
+        // The tiny model whole, and the real one's header fields with a cut vocabulary, keep inputs small enough to try many.
+        var seeds = new List<byte[]> { File.ReadAllBytes(Path.Combine(fixtures, "t5", "tiny_unigram.model")) };
+        return new FuzzTarget("spiece", seeds, bytes =>
+        {
+            var tok = new FastIF.Text.T5Tokenizer(FastIF.Text.SentencePieceModel.Parse(bytes, "fuzz.model"));
+            // Encoding exercises the (possibly mutated) normalizer trie and the piece trie.
+            tok.Encode("A photo of a Café, ﬁne ①½ \t  x  </s> <extra_id_3> 🍕🍕");
+        });
     }
 
     private static FuzzTarget Safetensors(string scratch)
