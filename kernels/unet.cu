@@ -1,7 +1,7 @@
 // The UNet's own kernels for the CUDA backend: everything cuDNN (convolutions) and cuBLAS(Lt) (GEMMs) do not do.
 // Activations are channels-last (NHWC images, [B, L, C] tokens); storage is fp32, fp16 or bf16, math is fp32.
 // Each kernel is written once as a template and exported per storage type as <name>_f32 / _f16 / _bf16.
-// CPU twins: src/FastIF/Backends/Cpu (the reference backend); tests/FastIF.Tests/Cuda/CudaOpParityTests.cs holds them to it.
+// CPU twins: src/FastIF/Backends/Cpu (the reference backend); tests/FastIF.Tests/Cuda/CudaBackendParityTests.cs holds them to it.
 #include "fastif_types.cuh"
 
 struct h16 { unsigned short b; };
@@ -16,6 +16,8 @@ FASTIF_DEVICE void st(b16* p, float v) { p->b = fastif_f32_to_bf16(v); }
 
 // Exact erf GELU, as PyTorch's nn.GELU() (IF's UNet); erff is a CUDA built-in, no header needed.
 FASTIF_DEVICE float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+// The tanh approximation (HF gelu_new, T5 v1.1's feed-forward).
+FASTIF_DEVICE float gelu_tanh(float x) { return 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * (x + 0.044715f * x * x * x))); }
 
 // Sum over the block; every thread gets the result. `scratch` holds 32 floats; blockDim.x is a multiple of 32.
 FASTIF_DEVICE float block_sum(float v, float* scratch) {
@@ -127,9 +129,10 @@ FASTIF_DEVICE void add(const T* __restrict__ a, const T* __restrict__ b, T* __re
     FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) + ld(b + i % nb));
 }
 
+// In place is allowed (x == y): each element is read before it is written, by the same thread.
 template <typename T>
-FASTIF_DEVICE void gelu(const T* __restrict__ x, T* __restrict__ y, fastif_index n) {
-    FASTIF_FOR_EACH(i, n) st(y + i, gelu_erf(ld(x + i)));
+FASTIF_DEVICE void gelu(const T* x, T* y, fastif_index n, int approx) {
+    FASTIF_FOR_EACH(i, n) { float v = ld(x + i); st(y + i, approx ? gelu_tanh(v) : gelu_erf(v)); }
 }
 
 // The convolution epilogue cuDNN's plain forward lacks: y = (y + bias[c] + residual) * scale, in place, channels last.
@@ -226,18 +229,38 @@ FASTIF_DEVICE void sinusoid(const float* __restrict__ t, T* __restrict__ y, int 
 }
 
 // Row softmax of fp32 scores (already scaled) into the storage type: one block per row.
+// One block per row of fp32 scores; `bias` (null, or one fp32 row of `width` per score row) is added first: T5's
+// position bias and key mask. The row is re-read rather than cached: widths reach a few thousand keys.
 template <typename T>
-FASTIF_DEVICE void softmax_rows(const float* __restrict__ s, T* __restrict__ p, int width) {
+FASTIF_DEVICE void softmax_rows(const float* __restrict__ s, const float* __restrict__ bias, T* __restrict__ p, int width) {
     __shared__ float scratch[32];
     const float* sr = s + (fastif_index)blockIdx.x * width;
+    const float* br = bias ? bias + (fastif_index)blockIdx.x * width : 0;
     T* pr = p + (fastif_index)blockIdx.x * width;
     float m = -3.402823466e38f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) m = fmaxf(m, sr[i]);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) m = fmaxf(m, sr[i] + (br ? br[i] : 0.0f));
     m = block_max(m, scratch);
     float z = 0.0f;
-    for (int i = threadIdx.x; i < width; i += blockDim.x) z += expf(sr[i] - m);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) z += expf(sr[i] + (br ? br[i] : 0.0f) - m);
     float inv = 1.0f / block_sum(z, scratch);
-    for (int i = threadIdx.x; i < width; i += blockDim.x) st(pr + i, expf(sr[i] - m) * inv);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(pr + i, expf(sr[i] + (br ? br[i] : 0.0f) - m) * inv);
+}
+
+// T5's LayerNorm: one block per row, y = x * rsqrt(mean(x^2) + eps) * gamma, statistics in fp32.
+template <typename T>
+FASTIF_DEVICE void rmsnorm(const T* __restrict__ x, const T* __restrict__ gamma, T* __restrict__ y, int width, float eps) {
+    __shared__ float scratch[32];
+    const T* xr = x + (fastif_index)blockIdx.x * width;
+    T* yr = y + (fastif_index)blockIdx.x * width;
+    float sq = 0.0f;
+    for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = ld(xr + i); sq += v * v; }
+    float rstd = rsqrtf(block_sum(sq, scratch) / width + eps);
+    for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, ld(xr + i) * rstd * ld(gamma + i));
+}
+
+template <typename T>
+FASTIF_DEVICE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, fastif_index n) {
+    FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) * ld(b + i));
 }
 
 #define FASTIF_EXPORT(SFX, T) \
@@ -246,7 +269,9 @@ extern "C" __global__ void fastif_groupnorm_##SFX(const T* x, const T* gamma, co
 extern "C" __global__ void fastif_layernorm_##SFX(const T* x, const T* gamma, const T* beta, T* y, int width, float eps) \
     { layernorm<T>(x, gamma, beta, y, width, eps); } \
 extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, fastif_index n, fastif_index nb) { add<T>(a, b, y, n, nb); } \
-extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n) { gelu<T>(x, y, n); } \
+extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n, int approx) { gelu<T>(x, y, n, approx); } \
+extern "C" __global__ void fastif_rmsnorm_##SFX(const T* x, const T* gamma, T* y, int width, float eps) { rmsnorm<T>(x, gamma, y, width, eps); } \
+extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n) { mul<T>(a, b, y, n); } \
 extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale) \
     { bias_residual<T>(y, bias, residual, n, channels, scale); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \
@@ -258,7 +283,7 @@ extern "C" __global__ void fastif_concat_rows_##SFX(const T* a, const T* b, T* y
 extern "C" __global__ void fastif_mean_tokens_##SFX(const T* x, T* y, int batch, int l, int c) { mean_tokens<T>(x, y, batch, l, c); } \
 extern "C" __global__ void fastif_sinusoid_##SFX(const float* t, T* y, int batch, int dim, int flip, float shift) \
     { sinusoid<T>(t, y, batch, dim, flip, shift); } \
-extern "C" __global__ void fastif_softmax_rows_##SFX(const float* s, T* p, int width) { softmax_rows<T>(s, p, width); }
+extern "C" __global__ void fastif_softmax_rows_##SFX(const float* s, const float* bias, T* p, int width) { softmax_rows<T>(s, bias, p, width); }
 
 FASTIF_EXPORT(f32, float)
 FASTIF_EXPORT(f16, h16)

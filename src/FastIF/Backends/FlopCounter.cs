@@ -61,6 +61,12 @@ public sealed class FlopCounter(IBackend inner) : IBackend
         => Count("norm", x.Shape.Elements, inner.LayerNorm(x, eps, gamma, beta));
 
     /// <inheritdoc/>
+    public Tensor RmsNorm(Tensor x, float eps, Tensor gamma) => Count("norm", x.Shape.Elements, inner.RmsNorm(x, eps, gamma));
+
+    /// <inheritdoc/>
+    public Tensor Multiply(Tensor a, Tensor b) => Count("elementwise", a.Shape.Elements, inner.Multiply(a, b));
+
+    /// <inheritdoc/>
     public Tensor Reshape(Tensor x, Shape shape) => inner.Reshape(x, shape);
 
     /// <inheritdoc/>
@@ -92,11 +98,11 @@ public sealed class FlopCounter(IBackend inner) : IBackend
         => Count("elementwise", residual == null ? 0 : x.Shape.Elements, inner.FromTokens(x, height, width, residual));
 
     /// <inheritdoc/>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null)
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null)
     {
         long keys = k.Shape[1] + (k2?.Shape[1] ?? 0);
         // Q·Kᵀ and P·V: 2 GEMMs of B·Nq·keys·C multiply-accumulates each.
-        return Count("attention", 4.0 * q.Shape[0] * q.Shape[1] * keys * q.Shape[2], inner.Attention(q, k, v, heads, scale, k2, v2));
+        return Count("attention", 4.0 * q.Shape[0] * q.Shape[1] * keys * q.Shape[2], inner.Attention(q, k, v, heads, scale, k2, v2, scoreBias));
     }
 
     /// <inheritdoc/>

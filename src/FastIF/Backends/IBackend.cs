@@ -9,6 +9,8 @@ public enum Activation
     None,
     /// <summary>Exact erf GELU, 0.5·x·(1+erf(x/√2)) (PyTorch nn.GELU default; what the IF UNet uses).</summary>
     Gelu,
+    /// <summary>The tanh approximation 0.5·x·(1+tanh(√(2/π)·(x+0.044715·x³))) (HF <c>gelu_new</c>; what T5 v1.1 uses).</summary>
+    GeluTanh,
 }
 
 /// <summary>
@@ -57,6 +59,13 @@ public interface IBackend : IDisposable
     /// <summary>LayerNorm over the last axis with affine.</summary>
     Tensor LayerNorm(Tensor x, float eps, Tensor gamma, Tensor beta);
 
+    /// <summary>RMS norm over the last axis (T5's LayerNorm): <c>x·rsqrt(mean(x²) + eps)·gamma</c>, no mean, no bias;
+    /// statistics in fp32 or better.</summary>
+    Tensor RmsNorm(Tensor x, float eps, Tensor gamma);
+
+    /// <summary>Elementwise product of two tensors of the same shape (T5's gated feed-forward).</summary>
+    Tensor Multiply(Tensor a, Tensor b);
+
     /// <summary>Same values under a new shape with equal element count. Only for token and vector tensors
     /// (rank ≤ 3, channels last), whose logical order every backend stores as is.</summary>
     Tensor Reshape(Tensor x, Shape shape);
@@ -90,11 +99,15 @@ public interface IBackend : IDisposable
 
     /// <summary>
     /// Multi-head attention, heads split along channels (head h = channels h·d … h·d+d−1):
-    /// <c>softmax(q·kᵀ·scale)·v</c> with softmax in fp32 over the keys of <paramref name="k"/> followed by
+    /// <c>softmax(q·kᵀ·scale + bias)·v</c> with softmax in fp32 over the keys of <paramref name="k"/> followed by
     /// those of <paramref name="k2"/> when given (IF's text keys then image keys, without a concatenation).
     /// q <c>[B, Nq, C]</c>, k/v <c>[B, Nk, C]</c>, k2/v2 <c>[B, Nk2, C]</c> → <c>[B, Nq, C]</c>.
+    /// <paramref name="scoreBias"/> (T5's relative position bias plus its key padding mask) is added to the scaled scores:
+    /// an fp32 vector of <c>Bb·heads·Nq·Nk</c> values, row-major <c>[Bb, heads, Nq, Nk]</c> with Bb = 1 (shared by the
+    /// batch) or B; flat so that every backend keeps it in fp32 (a masked key is a large negative such as float.MinValue:
+    /// a row with every key masked then averages its values instead of producing NaN).
     /// </summary>
-    Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null);
+    Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null);
 
     /// <summary>
     /// Sinusoidal timestep features of <paramref name="timesteps"/> <c>[B]</c> (float values of integer

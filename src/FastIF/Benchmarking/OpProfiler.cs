@@ -128,8 +128,12 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     public Tensor FromTokens(Tensor x, int height, int width, Tensor? residual = null) =>
         Run(residual == null ? "layout" : "add", () => _flops.FromTokens(x, height, width, residual), x, residual);
     /// <inheritdoc/>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null) =>
-        Run("attention", () => _flops.Attention(q, k, v, heads, scale, k2, v2), q, k, v, k2, v2);
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null) =>
+        Run("attention", () => _flops.Attention(q, k, v, heads, scale, k2, v2, scoreBias), q, k, v, k2, v2, scoreBias);
+    /// <inheritdoc/>
+    public Tensor RmsNorm(Tensor x, float eps, Tensor gamma) => Run("rmsnorm", () => _flops.RmsNorm(x, eps, gamma), x, gamma);
+    /// <inheritdoc/>
+    public Tensor Multiply(Tensor a, Tensor b) => Run("multiply", () => _flops.Multiply(a, b), a, b);
     /// <inheritdoc/>
     public Tensor Sinusoid(Tensor timesteps, int dim, bool flipSinToCos, float freqShift) =>
         Run("sinusoid", () => _flops.Sinusoid(timesteps, dim, flipSinToCos, freqShift), timesteps);

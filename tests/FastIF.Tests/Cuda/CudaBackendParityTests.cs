@@ -167,6 +167,27 @@ public class CudaBackendParityTests
     }
 
     [Theory, MemberData(nameof(Precisions))]
+    public void T5Ops(string p)
+    {
+        Check(p, "rmsnorm", (b, x) => b.RmsNorm(x[0], 1e-6f, x[1]), new In(new Shape(2, 77, 64), Scale: 4f), W(64));
+        Check(p, "rmsnorm wide", (b, x) => b.RmsNorm(x[0], 1e-6f, x[1]), A(3, 4096), W(4096));
+        Check(p, "multiply", (b, x) => b.Multiply(x[0], x[1]), A(2, 7, 96), A(2, 7, 96));
+        Check(p, "gelu_new", (b, x) => b.Activate(x[0], Activation.GeluTanh), new In(new Shape(3, 100), Scale: 4f));
+        Check(p, "linear + gelu_new", (b, x) => b.Linear(x[0], x[1], null, Activation.GeluTanh), A(2, 5, 48), W(96, 48));
+        // T5's attention: no scaling, a shared position bias and a per-item key mask folded into one fp32 vector.
+        int n = 2, heads = 4, l = 9;
+        var bias = new float[n * heads * l * l];
+        var rng = new Random(3);
+        for (int i = 0; i < bias.Length; i++) bias[i] = (float)(rng.NextDouble() * 4 - 2);
+        for (int h = 0; h < heads; h++) for (int i = 0; i < l; i++) for (int j = 6; j < l; j++) bias[((1 * heads + h) * l + i) * l + j] = float.MinValue;
+        Check(p, "attention + score bias", (b, x) => b.Attention(x[0], x[1], x[2], heads, 1f, scoreBias: x[3]),
+            A(n, l, 32), A(n, l, 32), A(n, l, 32), new In(new Shape(bias.Length), Values: bias));
+        var shared = bias[..(heads * l * l)];
+        Check(p, "attention + shared bias", (b, x) => b.Attention(x[0], x[1], x[2], heads, 1f, scoreBias: x[3]),
+            A(n, l, 32), A(n, l, 32), A(n, l, 32), new In(new Shape(shared.Length), Values: shared));
+    }
+
+    [Theory, MemberData(nameof(Precisions))]
     public void Sinusoid(string p)
     {
         var t = new In(new Shape(3), Values: [0f, 17f, 999f]);

@@ -6,7 +6,7 @@ namespace FastIF.Backends.Cpu;
 public sealed partial class CpuBackend
 {
     /// <inheritdoc/>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null)
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null)
     {
         var qs = Own(q, "Attention q");
         var ks = Own(k, "Attention k");
@@ -28,6 +28,16 @@ public sealed partial class CpuBackend
             nk2 = k2.Shape[1];
         }
         int d = c / heads, nk = nk1 + nk2;
+        float[]? bias = null;
+        int biasBatches = 0;
+        if (scoreBias != null)
+        {
+            bias = Own(scoreBias, "Attention score bias").Data;
+            long per = (long)heads * nq * nk;
+            if (scoreBias.Shape.Rank != 1 || (bias.Length != per && bias.Length != n * per))
+                throw new ShapeException($"Attention: score bias {scoreBias.Shape} must be a vector of 1 or {n} x {heads} x {nq} x {nk} values");
+            biasBatches = (int)(bias.Length / per);
+        }
         var y = New(new Shape(n, nq, c));
         Parallel.For(0, n * heads, p =>
         {
@@ -37,7 +47,13 @@ public sealed partial class CpuBackend
             var vh = Gather(vs.Data, b, nk1, c, h * d, d, v2s?.Data, nk2);
             var s = new float[nq * nk];
             CpuGemm.Gemm(nq, nk, d, qh, d, false, kh, d, true, s, nk, false);
-            for (int i = 0; i < nq; i++) SoftmaxRow(s.AsSpan(i * nk, nk), scale);
+            for (int i = 0; i < nq; i++)
+            {
+                var row = s.AsSpan(i * nk, nk);
+                TensorPrimitives.Multiply(row, scale, row);
+                if (bias != null) TensorPrimitives.Add(row, bias.AsSpan(((((biasBatches == 1 ? 0 : b) * heads) + h) * nq + i) * nk, nk), row);
+                SoftmaxRow(row);
+            }
             var o = new float[nq * d];
             CpuGemm.Gemm(nq, d, nk, s, nk, false, vh, d, false, o, d, false);
             for (int i = 0; i < nq; i++) o.AsSpan(i * d, d).CopyTo(y.Data.AsSpan((b * nq + i) * c + h * d, d));
@@ -54,9 +70,8 @@ public sealed partial class CpuBackend
         return dst;
     }
 
-    private static void SoftmaxRow(Span<float> row, float scale)
+    private static void SoftmaxRow(Span<float> row)
     {
-        TensorPrimitives.Multiply(row, scale, row);
         float max = TensorPrimitives.Max(row);
         double sum = 0;
         for (int j = 0; j < row.Length; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }

@@ -91,6 +91,26 @@ public sealed partial class CpuBackend
         return y;
     }
 
+    /// <inheritdoc/>
+    public Tensor RmsNorm(Tensor x, float eps, Tensor gamma)
+    {
+        var xs = Own(x, "RmsNorm");
+        int c = x.Shape[-1];
+        if (gamma.Shape.Elements != c) throw new ShapeException($"RmsNorm: weight {gamma.Shape} for width {c}");
+        var g = Own(gamma, "RmsNorm weight").Data;
+        var y = New(x.Shape);
+        Parallel.For(0, xs.Data.Length / c, r =>
+        {
+            var src = xs.Data.AsSpan(r * c, c);
+            var dst = y.Data.AsSpan(r * c, c);
+            double sq = 0;
+            foreach (var f in src) sq += (double)f * f;
+            double rstd = 1.0 / Math.Sqrt(sq / c + eps);
+            for (int i = 0; i < c; i++) dst[i] = (float)(src[i] * rstd * g[i]);
+        });
+        return y;
+    }
+
     /// <summary>Mean and 1/sqrt(biased variance + eps), accumulated in double (two passes for stability).</summary>
     private static (double Mean, double Rstd) Stats(ReadOnlySpan<float> v, float eps)
     {

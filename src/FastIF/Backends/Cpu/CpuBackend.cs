@@ -131,8 +131,27 @@ public sealed partial class CpuBackend : IBackend
             case Activation.Gelu:
                 for (int i = 0; i < v.Length; i++) v[i] = CpuMath.Gelu(v[i]);
                 return;
+            case Activation.GeluTanh:
+                for (int i = 0; i < v.Length; i++) v[i] = CpuMath.GeluTanh(v[i]);
+                return;
             default: throw new ArgumentOutOfRangeException(nameof(act), act, "unknown activation");
         }
+    }
+
+    /// <inheritdoc/>
+    public Tensor Multiply(Tensor a, Tensor b)
+    {
+        var av = Own(a, "Multiply lhs");
+        var bv = Own(b, "Multiply rhs");
+        if (a.Shape != b.Shape) throw new ShapeException($"Multiply: {a.Shape} and {b.Shape} differ");
+        var y = New(a.Shape);
+        const int Chunk = 1 << 14;
+        Parallel.For(0, (av.Data.Length + Chunk - 1) / Chunk, c =>
+        {
+            int s = c * Chunk, len = Math.Min(Chunk, av.Data.Length - s);
+            TensorPrimitives.Multiply(av.Data.AsSpan(s, len), bv.Data.AsSpan(s, len), y.Data.AsSpan(s, len));
+        });
+        return y;
     }
 
     /// <inheritdoc/>

@@ -41,4 +41,11 @@ public static class CpuMath
         double cdf = z >= 0 ? 1.0 - 0.5 * ErfcNonNegative(z) : 0.5 * ErfcNonNegative(-z);
         return (float)(x * cdf);
     }
+
+    /// <summary>Tanh-approximated GELU (HF <c>gelu_new</c>), computed in double and rounded once.</summary>
+    public static float GeluTanh(float x)
+    {
+        double v = x;
+        return (float)(0.5 * v * (1.0 + Math.Tanh(0.79788456080286535588 * (v + 0.044715 * v * v * v))));
+    }
 }

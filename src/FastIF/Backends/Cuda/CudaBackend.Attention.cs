@@ -10,7 +10,7 @@ namespace FastIF.Backends.Cuda;
 public sealed unsafe partial class CudaBackend
 {
     /// <inheritdoc/>
-    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null)
+    public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null)
     {
         var qs = Act(q, "Attention q");
         var ks = Act(k, "Attention k");
@@ -32,6 +32,17 @@ public sealed unsafe partial class CudaBackend
             nk2 = k2.Shape[1];
         }
         int d = c / heads, nk = nk1 + nk2;
+        ulong bias = 0;
+        long biasStride = 0;
+        if (scoreBias != null)
+        {
+            var bt = Own(scoreBias, "Attention score bias");
+            long per = (long)heads * nq * nk;
+            if (bt.Storage != DType.F32 || scoreBias.Shape.Rank != 1 || (scoreBias.Shape.Elements != per && scoreBias.Shape.Elements != n * per))
+                throw new ShapeException($"Attention: score bias {scoreBias} must be an fp32 vector of 1 or {n} x {heads} x {nq} x {nk} values");
+            bias = bt.Pointer;
+            biasStride = scoreBias.Shape.Elements == per ? 0 : per * 4;
+        }
         var y = New(new Shape(n, nq, c));
         if (y.Shape.Elements == 0 || nk == 0) return y;
         long rows = (long)heads * nq;
@@ -46,7 +57,8 @@ public sealed unsafe partial class CudaBackend
                 Scores(qb, ks.Pointer + (ulong)((long)b * nk1 * c * es), nk1, 0, scores.Pointer, heads, nq, nk, d, c, scale);
                 if (k2s != null)
                     Scores(qb, k2s.Pointer + (ulong)((long)b * nk2 * c * es), nk2, nk1, scores.Pointer, heads, nq, nk, d, c, scale);
-                new KernelArgs().Ptr(scores.Pointer).Ptr(probs.Pointer).I32(nk).Launch(Fn("softmax_rows"), (uint)rows, 256, Stream);
+                ulong biasB = bias == 0 ? 0 : bias + (ulong)(b * biasStride);
+                new KernelArgs().Ptr(scores.Pointer).Ptr(biasB).Ptr(probs.Pointer).I32(nk).Launch(Fn("softmax_rows"), (uint)rows, 256, Stream);
                 ulong yb = y.Pointer + (ulong)((long)b * nq * c * es);
                 Mix(vs.Pointer + (ulong)((long)b * nk1 * c * es), nk1, 0, probs.Pointer, yb, heads, nq, nk, d, c, accumulate: false);
                 if (v2s != null)

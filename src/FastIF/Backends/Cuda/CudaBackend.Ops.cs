@@ -83,8 +83,46 @@ public sealed partial class CudaBackend
             Copy(xs, y);
             return y;
         }
-        new KernelArgs().Ptr(xs.Pointer).Ptr(y.Pointer).I64(x.Shape.Elements)
-            .Launch(Fn("gelu"), Blocks(x.Shape.Elements), 256, Stream);
+        Gelu(xs.Pointer, y.Pointer, x.Shape.Elements, act);
+        return y;
+    }
+
+    /// <summary>GELU (erf or tanh form) from <paramref name="x"/> into <paramref name="y"/>; in place when they are equal.</summary>
+    private void Gelu(ulong x, ulong y, long n, Activation act)
+    {
+        int approx = act switch
+        {
+            Activation.Gelu => 0,
+            Activation.GeluTanh => 1,
+            _ => throw new ShapeException($"activation {act} is not supported by the cuda backend"),
+        };
+        if (n > 0) new KernelArgs().Ptr(x).Ptr(y).I64(n).I32(approx).Launch(Fn("gelu"), Blocks(n), 256, Stream);
+    }
+
+    /// <inheritdoc/>
+    public Tensor RmsNorm(Tensor x, float eps, Tensor gamma)
+    {
+        var xs = Act(x, "RmsNorm");
+        int width = x.Shape[-1];
+        if (gamma.Shape.Elements != width) throw new ShapeException($"RmsNorm: weight {gamma.Shape} for width {width}");
+        if (x.Shape.Rank == 4) throw new ShapeException("RmsNorm: images are not supported (tokens or vectors only)");
+        var y = New(x.Shape);
+        long rows = x.Shape.Elements / Math.Max(width, 1);
+        if (rows > 0)
+            new KernelArgs().Ptr(xs.Pointer).Ptr(Act(gamma, "RmsNorm weight").Pointer).Ptr(y.Pointer).I32(width).F32(eps)
+                .Launch(Fn("rmsnorm"), (uint)rows, 256, Stream);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Multiply(Tensor a, Tensor b)
+    {
+        var av = Act(a, "Multiply lhs");
+        var bv = Act(b, "Multiply rhs");
+        if (a.Shape != b.Shape) throw new ShapeException($"Multiply: {a.Shape} and {b.Shape} differ");
+        var y = New(a.Shape);
+        long n = a.Shape.Elements;
+        if (n > 0) new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(y.Pointer).I64(n).Launch(Fn("mul"), Blocks(n), 256, Stream);
         return y;
     }
 
