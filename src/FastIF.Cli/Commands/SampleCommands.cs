@@ -32,6 +32,7 @@ internal static class SampleCommands
         public readonly Option<string> Backend = BackendOption.Create();
         public readonly Option<string> Precision = BackendOption.CreatePrecision();
         public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
+        public readonly PromptOptions Text = new();
         public readonly Option<bool> NoNanCheck = new("--no-nan-check") { Description = "do not stop when a step produces NaN/Inf (checked after every step by default)" };
         public readonly Option<int> NoiseLevel = new("--noise-level") { Description = "stage II: augmentation noise level of the low-res image, [0, 1000)", DefaultValueFactory = _ => 250 };
 
@@ -41,21 +42,31 @@ internal static class SampleCommands
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel, NoNanCheck,
-                         ConstrainImage, ConstrainMask, ConstrainMap })
+            Option[] own = [Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel, NoNanCheck,
+                ConstrainImage, ConstrainMask, ConstrainMap];
+            foreach (var o in own.Concat(Text.All))
                 c.Options.Add(o);
         }
     }
 
     /// <summary>What a mode needs from the shared flags, resolved.</summary>
-    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, CancellationToken Cancel, int Row = 0)
+    private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, CancellationToken Cancel,
+        IReadOnlyList<EncodedPrompt> Encoded, int Row = 0)
     {
         public TextConditioning Text(int i = 0)
         {
+            int width = Stage.UNet.Config.EncoderHidDim;
+            if (Encoded.Count > 0)
+            {
+                if (Encoded.Count <= i) throw new FastIFException($"this mode needs {i + 1} --prompt (or --embeds) values, got {Encoded.Count}");
+                if (Encoded[i].Width != width)
+                    throw new FastIFException($"the text encoder makes {Encoded[i].Width}-wide embeddings, the UNet takes {width}: they belong to different models");
+                return Encoded[i].Conditioning(Batch);
+            }
             var files = P.GetValue(C.Embeds) ?? [];
             if (files.Length <= i)
-                throw new FastIFException($"this mode needs {i + 1} --embeds file(s), got {files.Length} (text prompts arrive with the T5 encoder)");
-            return Embeddings.Load(files[i], Stage.UNet.Config.EncoderHidDim, Batch);
+                throw new FastIFException($"this mode needs {i + 1} --embeds file(s) or --prompt values, got {files.Length}");
+            return Embeddings.Load(files[i], width, Batch);
         }
 
         public long[] Timesteps()
@@ -334,7 +345,10 @@ internal static class SampleCommands
                 throw new FastIFException($"--size {size} must be a positive multiple of {stage.UNet.Config.SpatialMultiple}");
             float g = pr.GetValue(common.Guidance);
             if (!(g >= 0 && g <= 50)) throw new FastIFException($"--guidance {g} must be in [0, 50]");
-            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)), ct);
+            var prompts = pr.GetValue(common.Text.Prompts) ?? [];
+            if (prompts.Length > 0 && (pr.GetValue(common.Embeds) ?? []).Length > 0) throw new FastIFException("give prompts as --prompt or as --embeds files, not both");
+            var encoded = prompts.Length > 0 ? common.Text.EncodeAll(pr, pr.GetValue(common.Model)!, be, ct) : [];
+            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)), ct, encoded);
             int rowCount = rows?.Invoke(first) ?? 1;
             var sw = Stopwatch.StartNew();
             var grid = new List<float[]>();

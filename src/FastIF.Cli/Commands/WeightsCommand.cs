@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastIF.Models.T5;
 using FastIF.Models.UNet;
 using FastIF.Tensors;
 using FastIF.Weights;
@@ -10,14 +11,26 @@ internal static class WeightsCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "one of: " + string.Join(", ", UNetPresets.Names), Required = true };
+        var preset = new Option<string>("--preset") { Description = "one of: " + string.Join(", ", UNetPresets.Names.Concat(T5Presets.Names)), Required = true };
         var outDir = new Option<string>("--out") { Description = "folder to write (config.json + safetensors)", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "fp16 or fp32 (bf16 also accepted)", DefaultValueFactory = _ => "fp16" };
         var seed = new Option<ulong>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
         var snapshot = new Option<bool>("--snapshot") { Description = "write a whole IF snapshot (unet/, scheduler/, ...) instead of a unet folder" };
         var random = new Command("random", "Write random weights with the real shapes of a preset (streamed to disk).") { preset, outDir, dtype, seed, snapshot };
-        random.SetAction(pr => CliErrors.Run(() =>
+        random.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
+            if (T5Presets.Names.Contains(pr.GetValue(preset)!))
+            {
+                var t5 = T5Presets.Get(pr.GetValue(preset)!);
+                var t5dt = ParseDType(pr.GetValue(dtype)!);
+                string t5dir = pr.GetValue(outDir)!;
+                if (pr.GetValue(snapshot)) throw new FastIFException("--snapshot makes a UNet snapshot; write a T5 preset into a snapshot's text_encoder/ folder instead");
+                T5RandomWeights.Write(t5, t5dir, t5dt, pr.GetValue(seed), Progress.Bytes("writing", t5dt.Size()), ct);
+                Console.Error.WriteLine();
+                Console.WriteLine($"{pr.GetValue(preset)}: {t5.Parameters:N0} parameters ({t5dt}) -> {t5dir} (config.json, 2 shards, index); " +
+                    "add the tokenizer as tokenizer/spiece.model beside it to encode prompts");
+                return 0;
+            }
             var cfg = UNetPresets.Get(pr.GetValue(preset)!);
             var dt = ParseDType(pr.GetValue(dtype)!);
             var progress = Progress.Bytes("writing", dt.Size());
@@ -27,7 +40,7 @@ internal static class WeightsCommand
             Console.Error.WriteLine();
             Console.WriteLine($"{pr.GetValue(preset)}: {new UNet2DCondition(cfg).Parameters.Sum(p => p.Shape.Elements):N0} parameters -> {dir}");
             return 0;
-        }));
+        })));
         return new Command("weights", "Make or inspect model weights.") { random };
     }
 

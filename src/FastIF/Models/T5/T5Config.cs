@@ -136,3 +136,19 @@ public sealed record T5Config
         }
         """;
 }
+
+/// <summary>Named T5 encoder shapes for random weights and benchmarks.</summary>
+public static class T5Presets
+{
+    /// <summary>The preset names.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["t5-xxl", "t5-tiny"];
+
+    /// <summary>The config of a preset: <c>t5-xxl</c> is IF's encoder; <c>t5-tiny</c> is 2 small blocks with the real vocabulary
+    /// and width 256, the text width of the tiny UNet presets, so a tiny snapshot runs prompt to image.</summary>
+    public static T5Config Get(string name) => name switch
+    {
+        "t5-xxl" => T5Config.Xxl,
+        "t5-tiny" => new T5Config { DModel = 256, DKv = 64, NumHeads = 4, DFf = 512, NumLayers = 2, VocabSize = 32128 },
+        _ => throw new FastIFException($"unknown T5 preset \"{name}\"; known: {string.Join(", ", Names)}"),
+    };
+}
