@@ -36,8 +36,12 @@ internal static class EncodeCommand
             using var enc = PromptEncoder.Open(pr.GetValue(model)!, be, pr.GetValue(text.Spiece), new T5EncoderOptions(pr.GetValue(text.TextVariant), streaming));
             double loadMs = load.Elapsed.TotalMilliseconds;
             var sw = Stopwatch.StartNew();
-            var r = enc.Encode(pr.GetValue(prompt)!, pr.GetValue(text.Negative)!, pr.GetValue(text.CleanCaption),
-                (done, total) => Console.Error.Write($"\rT5 block {done}/{total} ({sw.Elapsed.TotalSeconds:F1} s)" + (done == total ? "\n" : "")), ct);
+            long peakAnon = Status("RssAnon:");
+            var r = enc.Encode(pr.GetValue(prompt)!, pr.GetValue(text.Negative)!, pr.GetValue(text.CleanCaption), (done, total) =>
+            {
+                peakAnon = Math.Max(peakAnon, Status("RssAnon:"));
+                Console.Error.Write($"\rT5 block {done}/{total} ({sw.Elapsed.TotalSeconds:F1} s)" + (done == total ? "\n" : ""));
+            }, ct);
             double encodeMs = sw.Elapsed.TotalMilliseconds;
             if (r.DroppedTokens > 0) Console.Error.WriteLine($"warning: prompt truncated: {r.DroppedTokens} tokens dropped (IF encodes 76 + EOS)");
             string outPath = pr.GetValue(outFile)!;
@@ -45,18 +49,22 @@ internal static class EncodeCommand
             var c = enc.Encoder.Config;
             Console.WriteLine($"encode: wrote {outPath} ([1, {r.Length}, {r.Width}] x 2: prompt and negative; {r.PromptMask.Sum()} prompt tokens) — " +
                 $"T5 {c.NumLayers} blocks, {c.Parameters / 1e9:F2} B parameters, {enc.Encoder.StoredBytes / 1e9:F2} GB stored, " +
-                $"{(enc.Encoder.Streaming ? "streamed" : "resident")} on {be.Name}: open {loadMs:F0} ms, encode {encodeMs:F0} ms, peak memory {PeakMemory()}");
+                $"{(enc.Encoder.Streaming ? "streamed" : "resident")} on {be.Name}: open {loadMs:F0} ms, encode {encodeMs:F0} ms; " +
+                $"peak memory {Gib(Status("VmHWM:"))} resident (VmHWM: includes mapped weight pages the OS can drop), " +
+                $"{Gib(peakAnon)} anonymous (largest RssAnon seen after each block)");
             return 0;
         })));
         return cmd;
     }
 
-    /// <summary>The process's peak resident set (VmHWM) where the OS reports it.</summary>
-    internal static string PeakMemory()
+    /// <summary>A /proc/self/status figure in bytes (−1 where the OS has none).</summary>
+    internal static long Status(string key)
     {
         const string status = "/proc/self/status";
-        if (!File.Exists(status)) return "unknown";
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:"));
-        return line == null ? "unknown" : $"{long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0 / 1024.0:F2} GiB";
+        if (!File.Exists(status)) return -1;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(key));
+        return line == null ? -1 : long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
+
+    private static string Gib(long bytes) => bytes < 0 ? "unknown" : $"{bytes / (double)(1L << 30):F2} GiB";
 }
