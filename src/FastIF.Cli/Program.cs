@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(Commands.ProfileCommand.Create());
         root.Subcommands.Add(Commands.UNetCommand.Create());
         root.Subcommands.Add(Commands.WeightsCommand.Create());
+        root.Subcommands.Add(Commands.ConvertCommand.Create());
         root.Subcommands.Add(Commands.InfoCommand.Create());
         root.Subcommands.Add(Commands.EmbedsCommand.Create());
         root.Subcommands.Add(Commands.TokenizeCommand.Create());

@@ -85,7 +85,7 @@ internal static class ProfileCommand
 
     private static void Print(ProfileReport r, int top)
     {
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(r.Preset)}[/] on {Markup.Escape(r.Device)} ({r.Backend}, {r.Precision}), UNet batch {r.UNetBatch} at {r.Size}x{r.Size}: " +
+        Console.WriteLine($"{r.Preset} on {r.Device} ({r.Backend}, {r.Precision}), UNet batch {r.UNetBatch} at {r.Size}x{r.Size}: " +
             $"{r.Calls.Count} ops, {r.OpMs:F2} ms in ops, {r.WallMs:F2} ms wall (one un-graphed call)");
         var kinds = new Table().AddColumns("op", "calls", "ms", "share", "GFLOP", "TFLOP/s", "GB", "GB/s");
         foreach (var k in r.ByKind())

@@ -39,6 +39,8 @@ public sealed class Checkpoint : IDisposable
             var others = Directory.GetFiles(dir, $"{baseName}.*.safetensors").Select(Path.GetFileName).ToList();
             if (others.Count > 0) msg += $"; the folder has {string.Join(", ", others)}: ask for that variant (e.g. --variant fp16)";
         }
+        var bins = Directory.GetFiles(dir, "*.bin").Select(Path.GetFileName).ToList();
+        if (bins.Count > 0) msg += $"; it has PyTorch checkpoints ({string.Join(", ", bins.Take(3))}): convert them with `fastif convert --in {dir}`";
         throw new SafetensorsException(msg);
     }
 
