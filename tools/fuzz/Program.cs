@@ -1,6 +1,6 @@
 using FastIF.Fuzz;
 
-// fastif-fuzz [--target NAME|all] [--seconds N per target] [--seed S] [--inputs N per target] [--fixtures DIR]
+// fastif-fuzz [--target NAME|all] [--seconds N per target] [--seed S] [--inputs N per target] [--fixtures DIR] [--torch-sample FILE]
 var args2 = args.ToList();
 string Arg(string name, string fallback)
 {
@@ -15,7 +15,9 @@ var scratch = Path.Combine(Path.GetTempPath(), $"fastif-fuzz-{Environment.Proces
 var crashes = Path.Combine(Environment.CurrentDirectory, "fuzz-crashes");
 string? fixtures = Arg("--fixtures", Environment.GetEnvironmentVariable("FASTIF_FIXTURES") ?? Path.GetFullPath(Path.Combine("..", "shared", "fixtures")));
 if (!Directory.Exists(fixtures)) fixtures = null;
-var targets = FuzzTargets.All(scratch, fixtures).Where(t => which == "all" || t.Name == which).ToList();
+string? torchSample = Arg("--torch-sample", Path.Combine("tests", "FastIF.Tests", "Weights", "data", "state_dict.bin"));
+if (!File.Exists(torchSample)) torchSample = null;
+var targets = FuzzTargets.All(scratch, fixtures, torchSample).Where(t => which == "all" || t.Name == which).ToList();
 if (targets.Count == 0)
 {
     Console.Error.WriteLine($"error: unknown target \"{which}\"; known: all, {string.Join(", ", FuzzTargets.Names)}");

@@ -51,6 +51,12 @@ public sealed class TorchCheckpoint : IDisposable
             try { zip = new ZipArchive(fs, ZipArchiveMode.Read, leaveOpen: false); }
             catch (InvalidDataException e) { throw new TorchCheckpointException($"{path}: damaged zip archive ({e.Message})"); }
             try { return Read(path, zip); }
+            catch (InvalidDataException e)
+            {
+                // ZipArchive reads its central directory lazily: damage can surface at the first look at the entries.
+                zip.Dispose();
+                throw new TorchCheckpointException($"{path}: damaged zip archive ({e.Message})");
+            }
             catch { zip.Dispose(); throw; }
         }
         catch
@@ -97,10 +103,16 @@ public sealed class TorchCheckpoint : IDisposable
     private static byte[] ReadAll(ZipArchiveEntry e, long limit, string path)
     {
         if (e.Length > limit) throw new TorchCheckpointException($"{path}: record {e.FullName} of {e.Length} bytes exceeds {limit}");
-        using var s = e.Open();
         var buf = new byte[e.Length];
-        try { s.ReadExactly(buf); }
-        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException) { throw new TorchCheckpointException($"{path}: record {e.FullName} is damaged ({ex.Message})"); }
+        try
+        {
+            using var s = e.Open();
+            s.ReadExactly(buf);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException or IOException)
+        {
+            throw new TorchCheckpointException($"{path}: record {e.FullName} is damaged ({ex.Message})");
+        }
         return buf;
     }
 

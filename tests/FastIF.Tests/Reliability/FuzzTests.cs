@@ -18,7 +18,7 @@ public class FuzzTests
         try
         {
             if (name == "spiece") Fixtures.Require("t5", "tiny_unigram.model");
-            var target = FuzzTargets.All(scratch, Fixtures.Root).Single(t => t.Name == name);
+            var target = FuzzTargets.All(scratch, Fixtures.Root, Weights.TorchCheckpointTests.Data("state_dict.bin")).Single(t => t.Name == name);
             const int seed = 20261122;
             var r = FuzzRunner.Run(target, seed, maxInputs: 3000, maxTime: TimeSpan.FromSeconds(4), Path.Combine(scratch, "crashes"));
             TestContext.Current.SendDiagnosticMessage($"fuzz {name}: {r.Inputs} inputs ({r.Accepted} parsed, {r.Rejected} rejected) " +

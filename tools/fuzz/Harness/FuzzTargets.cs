@@ -12,16 +12,62 @@ namespace FastIF.Fuzz;
 public static class FuzzTargets
 {
     /// <summary>The names of <see cref="All"/>'s targets.</summary>
-    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "png", "spiece"];
+    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "t5-config", "png", "spiece", "torch-zip", "torch-pickle"];
 
     /// <summary>Builds every target; file-based ones read and write under <paramref name="scratch"/>. The tokenizer target
-    /// starts from the fixtures' SentencePiece models (<paramref name="fixtures"/>/t5) and is left out without them.</summary>
-    public static IReadOnlyList<FuzzTarget> All(string scratch, string? fixtures = null)
+    /// starts from the fixtures' SentencePiece models (<paramref name="fixtures"/>/t5), the PyTorch ones from a torch.save-layout
+    /// checkpoint (<paramref name="torchSample"/>, tests/FastIF.Tests/Weights/data/state_dict.bin); each is left out without its seed.</summary>
+    public static IReadOnlyList<FuzzTarget> All(string scratch, string? fixtures = null, string? torchSample = null)
     {
         Directory.CreateDirectory(scratch);
-        var all = new List<FuzzTarget> { Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), Pngs() };
+        var all = new List<FuzzTarget> { Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), T5Configs(), Pngs() };
         if (fixtures != null && File.Exists(Path.Combine(fixtures, "t5", "tiny_unigram.model"))) all.Add(SentencePiece(fixtures));
+        if (torchSample != null && File.Exists(torchSample)) all.AddRange(Torch(scratch, torchSample));
         return all;
+    }
+
+    private static FuzzTarget T5Configs()
+    {
+        var seeds = new[] { FastIF.Models.T5.T5Config.Xxl, FastIF.Models.T5.T5Presets.Get("t5-tiny") }.Select(c => Encoding.UTF8.GetBytes(c.ToJson())).ToList();
+        return new FuzzTarget("t5-config", seeds, bytes => FastIF.Models.T5.T5Config.Parse(Encoding.UTF8.GetString(bytes), "fuzz config.json"));
+    }
+
+    private static IEnumerable<FuzzTarget> Torch(string scratch, string sample)
+    {
+        var file = Path.Combine(scratch, "input.bin");
+        void ReadAll(string path)
+        {
+            using var ck = TorchCheckpoint.Open(path);
+            foreach (var n in ck.Names) ck.ReadBytes(n);
+        }
+        yield return new FuzzTarget("torch-zip", [File.ReadAllBytes(sample)], bytes =>
+        {
+            File.WriteAllBytes(file, bytes);
+            ReadAll(file);
+        });
+        // The pickle alone, mutated inside an intact zip: most zip-level mutations never reach the unpickler.
+        byte[] pickle;
+        var records = new List<(string Name, byte[] Data)>();
+        using (var z = System.IO.Compression.ZipFile.OpenRead(sample))
+            foreach (var e in z.Entries)
+            {
+                using var s = e.Open();
+                var ms = new MemoryStream();
+                s.CopyTo(ms);
+                records.Add((e.FullName, ms.ToArray()));
+            }
+        pickle = records.Single(r => r.Name.EndsWith("/data.pkl")).Data;
+        yield return new FuzzTarget("torch-pickle", [pickle], bytes =>
+        {
+            using (var z = System.IO.Compression.ZipFile.Open(file + ".tmp", System.IO.Compression.ZipArchiveMode.Create))
+                foreach (var (name, data) in records)
+                {
+                    using var s = z.CreateEntry(name, System.IO.Compression.CompressionLevel.NoCompression).Open();
+                    s.Write(name.EndsWith("/data.pkl") ? bytes : data);
+                }
+            File.Move(file + ".tmp", file, overwrite: true);
+            ReadAll(file);
+        });
     }
 
     private static FuzzTarget SentencePiece(string fixtures)
