@@ -72,6 +72,17 @@ public class BadRequestCliTests : IDisposable
         Refused("not a PNG", Gen("--image", fake, "--strength", "0.5").Select(a => a == "generate" ? "edit" : a).ToArray());
     }
 
+    [Fact]
+    public void AMaskOrMapOfTheWrongSize()
+    {
+        var small = Path.Combine(_dir, "small.png");
+        Png.WriteRgb8(small, 16, 16, Enumerable.Repeat((byte)255, 16 * 16 * 3).ToArray());
+        string[] Edit(string mode, string opt) =>
+            [mode, "--model", One, "--embeds", Embeds, "--steps", "1", "--size", "32", "--image", Image, opt, small];
+        Refused("16x16, the image is 32x32; masks and maps must match it", Edit("inpaint", "--mask"));
+        Refused("16x16, the image is 32x32; masks and maps must match it", Edit("diffdiff", "--map"));
+    }
+
     [Theory]
     [InlineData("--guidance", "100", "--guidance 100")]
     [InlineData("--guidance", "NaN", "--guidance")]

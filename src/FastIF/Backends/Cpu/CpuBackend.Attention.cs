@@ -8,36 +8,14 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null)
     {
+        var a = AttentionShape.Of(q, k, v, heads, k2, v2, scoreBias);
         var qs = Own(q, "Attention q");
         var ks = Own(k, "Attention k");
         var vs = Own(v, "Attention v");
-        RequireRank(q, 3, "Attention q");
-        int n = q.Shape[0], nq = q.Shape[1], c = q.Shape[2];
-        if (heads <= 0 || c % heads != 0) throw new ShapeException($"Attention: {c} channels do not split into {heads} heads");
-        if (k.Shape != v.Shape || k.Shape.Rank != 3 || k.Shape[0] != n || k.Shape[2] != c)
-            throw new ShapeException($"Attention: k {k.Shape} / v {v.Shape} do not fit q {q.Shape}");
-        if ((k2 == null) != (v2 == null)) throw new ShapeException("Attention: k2 and v2 must be given together");
-        CpuTensor? k2s = null, v2s = null;
-        int nk1 = k.Shape[1], nk2 = 0;
-        if (k2 != null)
-        {
-            k2s = Own(k2, "Attention k2");
-            v2s = Own(v2!, "Attention v2");
-            if (k2.Shape != v2!.Shape || k2.Shape.Rank != 3 || k2.Shape[0] != n || k2.Shape[2] != c)
-                throw new ShapeException($"Attention: k2 {k2.Shape} / v2 {v2.Shape} do not fit q {q.Shape}");
-            nk2 = k2.Shape[1];
-        }
-        int d = c / heads, nk = nk1 + nk2;
-        float[]? bias = null;
-        int biasBatches = 0;
-        if (scoreBias != null)
-        {
-            bias = Own(scoreBias, "Attention score bias").Data;
-            long per = (long)heads * nq * nk;
-            if (scoreBias.Shape.Rank != 1 || (bias.Length != per && bias.Length != n * per))
-                throw new ShapeException($"Attention: score bias {scoreBias.Shape} must be a vector of 1 or {n} x {heads} x {nq} x {nk} values");
-            biasBatches = (int)(bias.Length / per);
-        }
+        var k2s = k2 == null ? null : Own(k2, "Attention k2");
+        var v2s = v2 == null ? null : Own(v2, "Attention v2");
+        var bias = scoreBias == null ? null : Own(scoreBias, "Attention score bias").Data;
+        int n = a.Batch, nq = a.Queries, c = a.Channels, nk1 = a.Keys1, nk2 = a.Keys2, nk = a.Keys, d = a.HeadDim, biasBatches = a.BiasBatches;
         var y = New(new Shape(n, nq, c));
         Parallel.For(0, n * heads, p =>
         {

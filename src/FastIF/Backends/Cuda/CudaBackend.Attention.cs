@@ -12,36 +12,21 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc/>
     public Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, float scale, Tensor? k2 = null, Tensor? v2 = null, Tensor? scoreBias = null)
     {
+        var a = AttentionShape.Of(q, k, v, heads, k2, v2, scoreBias);
         var qs = Act(q, "Attention q");
         var ks = Act(k, "Attention k");
         var vs = Act(v, "Attention v");
-        RequireRank(q, 3, "Attention q");
-        int n = q.Shape[0], nq = q.Shape[1], c = q.Shape[2];
-        if (heads <= 0 || c % heads != 0) throw new ShapeException($"Attention: {c} channels do not split into {heads} heads");
-        if (k.Shape != v.Shape || k.Shape.Rank != 3 || k.Shape[0] != n || k.Shape[2] != c)
-            throw new ShapeException($"Attention: k {k.Shape} / v {v.Shape} do not fit q {q.Shape}");
-        if ((k2 == null) != (v2 == null)) throw new ShapeException("Attention: k2 and v2 must be given together");
-        CudaTensor? k2s = null, v2s = null;
-        int nk1 = k.Shape[1], nk2 = 0;
-        if (k2 != null)
-        {
-            k2s = Act(k2, "Attention k2");
-            v2s = Act(v2!, "Attention v2");
-            if (k2.Shape != v2!.Shape || k2.Shape.Rank != 3 || k2.Shape[0] != n || k2.Shape[2] != c)
-                throw new ShapeException($"Attention: k2 {k2.Shape} / v2 {v2.Shape} do not fit q {q.Shape}");
-            nk2 = k2.Shape[1];
-        }
-        int d = c / heads, nk = nk1 + nk2;
+        var k2s = k2 == null ? null : Act(k2, "Attention k2");
+        var v2s = v2 == null ? null : Act(v2, "Attention v2");
+        int n = a.Batch, nq = a.Queries, c = a.Channels, nk1 = a.Keys1, nk2 = a.Keys2, nk = a.Keys, d = a.HeadDim;
         ulong bias = 0;
         long biasStride = 0;
         if (scoreBias != null)
         {
             var bt = Own(scoreBias, "Attention score bias");
-            long per = (long)heads * nq * nk;
-            if (bt.Storage != DType.F32 || scoreBias.Shape.Rank != 1 || (scoreBias.Shape.Elements != per && scoreBias.Shape.Elements != n * per))
-                throw new ShapeException($"Attention: score bias {scoreBias} must be an fp32 vector of 1 or {n} x {heads} x {nq} x {nk} values");
+            if (bt.Storage != DType.F32) throw new ShapeException($"Attention: score bias {scoreBias} must be fp32");
             bias = bt.Pointer;
-            biasStride = scoreBias.Shape.Elements == per ? 0 : per * 4;
+            biasStride = a.BiasBatches == 1 ? 0 : (long)heads * nq * nk * 4;
         }
         var y = New(new Shape(n, nq, c));
         if (y.Shape.Elements == 0 || nk == 0) return y;
