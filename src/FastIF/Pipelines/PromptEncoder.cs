@@ -142,6 +142,11 @@ public sealed class PromptEncoder : IDisposable
         var mask = neg.AttentionMask.Concat(pos.AttentionMask).ToArray();
         using var y = _encoder.Encode(ids, mask, 2, l, onBlock: onBlock, cancel: cancel);
         var all = y.ToArray();
+        int bad = all.Count(v => !float.IsFinite(v));
+        // T5 v1.1 is known to overflow in fp16: say so rather than hand NaNs to the UNet.
+        if (bad > 0)
+            throw new Sampling.NonFiniteException($"the T5 encoder produced {bad} NaN/Inf values for \"{prompt}\" " +
+                $"on {y.Backend.Name} ({y.Storage}): T5 v1.1 overflows in fp16; use --precision bf16 or fp32");
         return new EncodedPrompt(prompt, negative, all[(l * d)..], all[..(l * d)], pos.AttentionMask, neg.AttentionMask, d, pos.DroppedTokens);
     }
 

@@ -11,7 +11,7 @@ namespace FastIF.Weights;
 public sealed class TorchCheckpoint : IDisposable
 {
     private static readonly byte[] LegacyMagic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-    private const long MaxPickleBytes = 1L << 30;
+    private const long MaxPickleBytes = 64L << 20; // a state dict's pickle is ~100 bytes a tensor
     private readonly ZipArchive _zip;
     private readonly string _prefix;
     private readonly Dictionary<string, TorchTensor> _tensors;
@@ -103,16 +103,34 @@ public sealed class TorchCheckpoint : IDisposable
     private static byte[] ReadAll(ZipArchiveEntry e, long limit, string path)
     {
         if (e.Length > limit) throw new TorchCheckpointException($"{path}: record {e.FullName} of {e.Length} bytes exceeds {limit}");
-        var buf = new byte[e.Length];
+        // The declared size is only trusted as far as data actually arrives: the buffer grows with what is read, so a
+        // damaged directory entry cannot make us allocate gigabytes up front.
+        var buf = new byte[(int)Math.Min(e.Length, 1 << 20)];
+        int filled = 0;
         try
         {
             using var s = e.Open();
-            s.ReadExactly(buf);
+            while (true)
+            {
+                if (filled == buf.Length)
+                {
+                    if (buf.Length == e.Length)
+                    {
+                        if (s.ReadByte() >= 0) throw new TorchCheckpointException($"{path}: record {e.FullName} holds more than its declared {e.Length} bytes");
+                        break;
+                    }
+                    Array.Resize(ref buf, (int)Math.Min(e.Length, 2L * buf.Length));
+                }
+                int n = s.Read(buf, filled, buf.Length - filled);
+                if (n == 0) break;
+                filled += n;
+            }
         }
-        catch (Exception ex) when (ex is EndOfStreamException or InvalidDataException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
         {
             throw new TorchCheckpointException($"{path}: record {e.FullName} is damaged ({ex.Message})");
         }
+        if (filled != e.Length) throw new TorchCheckpointException($"{path}: record {e.FullName} holds {filled} of its declared {e.Length} bytes");
         return buf;
     }
 

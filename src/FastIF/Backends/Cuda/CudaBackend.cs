@@ -96,6 +96,9 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     internal CudaTensor New(Shape shape, DType? storage = null)
     {
+        // Every op allocates its output before it launches anything, so this is where the calling thread gets the
+        // context current: an embedding host may call from any thread.
+        Context.MakeCurrent();
         var dt = storage ?? Precision;
         return new CudaTensor(this, shape, dt, _pool.Rent(shape.Elements * dt.Size(), $"tensor {shape}"));
     }
