@@ -19,7 +19,11 @@ internal static class EncodeCommand
         var text = new PromptOptions();
         var stream = new Option<string>("--weights") { Description = "stream (convert one T5 block at a time; memory ~ one block), resident, or auto", DefaultValueFactory = _ => "auto" };
         var backend = BackendOption.Create();
-        var precision = BackendOption.CreatePrecision();
+        var precision = new Option<string>("--precision")
+        {
+            Description = "storage type on the cuda backend: bf16 (default: T5 v1.1 overflows in fp16), fp32 or fp16",
+            DefaultValueFactory = _ => "bf16",
+        };
         var cmd = new Command("encode", "Encode a prompt with IF's T5 encoder into an embedding file.")
             { model, prompt, outFile, text.Negative, text.CleanCaption, text.Spiece, text.TextVariant, stream, backend, precision };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>

@@ -26,7 +26,10 @@ internal sealed class PromptOptions
     public IReadOnlyList<EncodedPrompt> EncodeAll(ParseResult p, string model, IBackend backend, CancellationToken cancel)
     {
         var prompts = p.GetValue(Prompts) ?? [];
-        using var enc = PromptEncoder.Open(p.GetValue(TextEncoder) ?? model, backend, p.GetValue(Spiece), new T5EncoderOptions(p.GetValue(TextVariant)));
+        // T5 v1.1 overflows in fp16: on a GPU whose UNet runs in fp16 the encoder gets a bf16 backend of its own.
+        using var t5Backend = backend is Backends.Cuda.CudaBackend { Precision: Tensors.DType.F16 } cuda
+            ? new Backends.Cuda.CudaBackend(cuda.Options with { Precision = Tensors.DType.BF16 }) : null;
+        using var enc = PromptEncoder.Open(p.GetValue(TextEncoder) ?? model, t5Backend ?? backend, p.GetValue(Spiece), new T5EncoderOptions(p.GetValue(TextVariant)));
         var results = new List<EncodedPrompt>();
         foreach (var prompt in prompts)
         {
