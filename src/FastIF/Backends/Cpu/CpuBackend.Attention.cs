@@ -51,8 +51,8 @@ public sealed partial class CpuBackend
     private static void SoftmaxRow(Span<float> row)
     {
         float max = TensorPrimitives.Max(row);
-        double sum = 0;
-        for (int j = 0; j < row.Length; j++) { float e = MathF.Exp(row[j] - max); row[j] = e; sum += e; }
-        TensorPrimitives.Multiply(row, (float)(1.0 / sum), row);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
     }
 }

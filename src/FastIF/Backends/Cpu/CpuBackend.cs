@@ -129,7 +129,7 @@ public sealed partial class CpuBackend : IBackend
         {
             case Activation.None: return;
             case Activation.Gelu:
-                for (int i = 0; i < v.Length; i++) v[i] = CpuMath.Gelu(v[i]);
+                CpuMath.Gelu(v);
                 return;
             case Activation.GeluTanh:
                 for (int i = 0; i < v.Length; i++) v[i] = CpuMath.GeluTanh(v[i]);
