@@ -13,7 +13,8 @@ public interface INoiseSource
 /// <summary>
 /// The default generator: Philox4x32-10 keyed by the seed, counter = (draw index, element block), Box–Muller on
 /// each pair. Element i of draw k depends only on (seed, k, i), so the same seed gives the same numbers on every
-/// backend and thread count (the GPU twin computes the same function).
+/// backend and thread count: the Box–Muller step uses <see cref="NoiseMath"/>'s correctly rounded operations only, and
+/// the GPU twin (kernels/noise.cu, <c>fastif_philox_normal</c>) computes the same bits.
 /// </summary>
 public sealed class PhiloxNoise(ulong seed) : INoiseSource
 {
@@ -35,14 +36,13 @@ public sealed class PhiloxNoise(ulong seed) : INoiseSource
         for (int i = 0; i < dst.Length; i += 4)
         {
             Philox(seed, draw, (ulong)i / 4, r);
-            // Two Box–Muller pairs per counter; u1 in (0, 1] so the log is finite.
+            // Two Box–Muller pairs per counter (u1 = (r+1)/2³² in (0, 1], so the log is finite), in NoiseMath's
+            // reproducible arithmetic: the GPU twin (kernels/noise.cu) produces the same bits.
             for (int j = 0; j < 4 && i + j < dst.Length; j += 2)
             {
-                double u1 = (r[j] + 1.0) / 4294967296.0, u2 = r[j + 1] / 4294967296.0;
-                double rad = Math.Sqrt(-2.0 * Math.Log(u1));
-                var (s, c) = Math.SinCos(2 * Math.PI * u2);
-                dst[i + j] = (float)(rad * c);
-                if (i + j + 1 < dst.Length) dst[i + j + 1] = (float)(rad * s);
+                var (first, second) = NoiseMath.BoxMuller(r[j], r[j + 1]);
+                dst[i + j] = first;
+                if (i + j + 1 < dst.Length) dst[i + j + 1] = second;
             }
         }
     }
