@@ -58,24 +58,25 @@ public sealed unsafe partial class CudaBackend
         return y;
     }
 
-    /// <summary>fp32 <c>S_h[i, off + j] = scale · q_h[i]·k_h[j]</c> for every head h, keys j &lt; <paramref name="nk"/>.</summary>
+    /// <summary>fp32 <c>S_h[i, off + j] = scale · q_h[i]·k_h[j]</c> for every head h, keys j &lt; <paramref name="nk"/> (<see cref="GemmPlans.Scores"/>).</summary>
     private void Scores(ulong q, ulong k, int nk, int offset, ulong s, int heads, int nq, int ntot, int d, int c, float scale)
     {
-        // Column-major: S_hᵀ (nk × nq, ld ntot) = K_h (nk × d) · Q_hᵀ (d × nq); K and Q read column-major with ld c are
-        // d × n matrices, so K needs op T. One batch entry per head: A and B step d elements, C steps a whole head.
+        var g = GemmPlans.Scores(heads, nq, nk, ntot, d, c);
         float beta = 0f;
-        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, CUBLAS_OP_T, CUBLAS_OP_N, nk, nq, d, &scale,
-            k, CudaType, c, d, q, CudaType, c, d, &beta, s + (ulong)offset * 4, CUDA_R_32F, ntot, (long)nq * ntot, heads,
+        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, Op(g.TransA), Op(g.TransB), g.M, g.N, g.K, &scale,
+            k, CudaType, g.Lda, g.StrideA, q, CudaType, g.Ldb, g.StrideB, &beta, s + (ulong)offset * 4, CUDA_R_32F, g.Ldc, g.StrideC, g.Batch,
             CUBLAS_COMPUTE_32F, CublasApi.CUBLAS_GEMM_DEFAULT), $"cublasGemmStridedBatchedEx(scores {heads}x{nq}x{nk}x{d})");
     }
 
-    /// <summary><c>O_h[i] (+)= Σ_j P_h[i, off + j] · v_h[j]</c> for every head, written into its channel slice of O.</summary>
+    /// <summary><c>O_h[i] (+)= Σ_j P_h[i, off + j] · v_h[j]</c> for every head, written into its channel slice of O (<see cref="GemmPlans.Mix"/>).</summary>
     private void Mix(ulong v, int nk, int offset, ulong p, ulong o, int heads, int nq, int ntot, int d, int c, bool accumulate)
     {
-        // Column-major: O_hᵀ (d × nq, ld c) = V_hᵀ (d × nk, ld c) · P_hᵀ (nk × nq, ld ntot).
+        var g = GemmPlans.Mix(heads, nq, nk, ntot, d, c);
         float alpha = 1f, beta = accumulate ? 1f : 0f;
-        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, CUBLAS_OP_N, CUBLAS_OP_N, d, nq, nk, &alpha,
-            v, CudaType, c, d, p + (ulong)((long)offset * Precision.Size()), CudaType, ntot, (long)nq * ntot, &beta,
-            o, CudaType, c, d, heads, CUBLAS_COMPUTE_32F, CublasApi.CUBLAS_GEMM_DEFAULT), $"cublasGemmStridedBatchedEx(mix {heads}x{nq}x{nk}x{d})");
+        CublasLtApi.Check(CublasApi.cublasGemmStridedBatchedEx(_cublas, Op(g.TransA), Op(g.TransB), g.M, g.N, g.K, &alpha,
+            v, CudaType, g.Lda, g.StrideA, p + (ulong)((long)offset * Precision.Size()), CudaType, g.Ldb, g.StrideB, &beta,
+            o, CudaType, g.Ldc, g.StrideC, g.Batch, CUBLAS_COMPUTE_32F, CublasApi.CUBLAS_GEMM_DEFAULT), $"cublasGemmStridedBatchedEx(mix {heads}x{nq}x{nk}x{d})");
     }
+
+    private static int Op(bool transpose) => transpose ? CUBLAS_OP_T : CUBLAS_OP_N;
 }

@@ -71,16 +71,16 @@ public sealed unsafe partial class CudaBackend
         plan = new GemmPlan();
         try
         {
-            // Row-major y[rows, out] = x[rows, in]·wᵀ is, column-major, yᵀ(out × rows) = op(W)(out × in)·xᵀ(in × rows), where
-            // the row-major weight [out, in] read column-major is in × out, hence transa = T.
+            // GemmPlans.Linear: column-major yᵀ = op(W)·xᵀ, op(W) = T. cuBLASLt layouts describe the stored matrices.
+            var g = GemmPlans.Linear(k.Rows, k.In, k.Out);
             plan.Desc = CublasLtMatmulDesc.Create(CUBLAS_COMPUTE_32F, CUDA_R_32F);
-            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
-            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSA, g.TransA ? CUBLAS_OP_T : CUBLAS_OP_N);
+            plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSB, g.TransB ? CUBLAS_OP_T : CUBLAS_OP_N);
             plan.Desc.Set(CUBLASLT_MATMUL_DESC_EPILOGUE, k.Bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
             int t = CudaType;
-            plan.A = CublasLtMatrixLayout.Create(t, k.In, k.Out, k.In);
-            plan.B = CublasLtMatrixLayout.Create(t, k.In, k.Rows, k.In);
-            plan.C = CublasLtMatrixLayout.Create(t, k.Out, k.Rows, k.Out);
+            plan.A = CublasLtMatrixLayout.Create(t, g.TransA ? g.K : g.M, g.TransA ? g.M : g.K, g.Lda);
+            plan.B = CublasLtMatrixLayout.Create(t, g.TransB ? g.N : g.K, g.TransB ? g.K : g.N, g.Ldb);
+            plan.C = CublasLtMatrixLayout.Create(t, g.M, g.N, g.Ldc);
             using var pref = CublasLtPreference.Create((ulong)_workspace.Bytes);
             // The heuristic needs a valid bias pointer when the epilogue reads one; the workspace serves as a stand-in.
             if (k.Bias) plan.Desc.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, _workspace.Pointer);
