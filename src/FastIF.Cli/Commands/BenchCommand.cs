@@ -21,7 +21,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "model preset: " + string.Join(", ", UNetPresets.Names), DefaultValueFactory = _ => "tiny" };
+        var preset = new Option<string?>("--preset") { Description = "model preset: " + string.Join(", ", UNetPresets.Names) + " (default: if-i-xl on a GPU, tiny on the CPU)" };
         var weights = new Option<string?>("--weights") { Description = "a diffusers unet folder to use instead of random weights" };
         var steps = new Option<int>("--steps") { Description = "timed steps", DefaultValueFactory = _ => 5 };
         var warmup = new Option<int>("--warmup") { Description = "untimed warm-up steps", DefaultValueFactory = _ => 1 };
@@ -35,7 +35,7 @@ internal static class BenchCommand
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
         var graph = new Option<string>("--graph") { Description = "cuda: time the UNet call eagerly (off), as a CUDA graph (on) or both", DefaultValueFactory = _ => "both" };
-        var cmd = new Command("bench", "Benchmark guided sampling steps on random weights of a preset (default: tiny, on the best backend).")
+        var cmd = new Command("bench", "Benchmark guided sampling steps on random weights of a preset (default: IF-I-XL on a GPU, tiny on the CPU).")
             { preset, weights, steps, warmup, images, size, dtype, seed, png, json, peaks, backend, precision, graph };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
@@ -54,13 +54,13 @@ internal static class BenchCommand
                 Console.WriteLine($"{CpuName()}: GEMM {CpuPeaks.GemmGflops():F1} GFLOP/s (fp32, FastIF's kernel, 1536^3), copy {CpuPeaks.CopyGBps():F1} GB/s");
                 return 0;
             }
-            string presetName = pr.GetValue(preset)!;
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
+            string presetName = pr.GetValue(preset) ?? (inner is CudaBackend ? "if-i-xl" : "tiny");
             var dt = WeightsCommand.ParseDType(pr.GetValue(dtype)!);
             string dir = pr.GetValue(weights) ?? RandomWeights.Cached(UNetPresets.Get(presetName), presetName, dt, pr.GetValue(seed),
                 Progress.Bytes($"making random {presetName} weights", Tensors.DTypes.Size(dt)), ct);
             string? variant = pr.GetValue(weights) == null ? RandomWeights.VariantOf(dt) : null;
 
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
             var counter = new FlopCounter(inner);
             var load = Stopwatch.StartNew();
             using var unet = UNet2DCondition.Load(dir, counter, variant);
