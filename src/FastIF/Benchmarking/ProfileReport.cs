@@ -59,12 +59,21 @@ public sealed record ProfileReport
     /// <summary>Reads a report written by <see cref="Save"/>.</summary>
     public static ProfileReport Load(string path)
     {
+        ProfileReport r;
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), ProfileJson.Default.ProfileReport)
+            r = JsonSerializer.Deserialize(File.ReadAllText(path), ProfileJson.Default.ProfileReport)
                 ?? throw new FastIFException($"{path}: empty profile");
         }
         catch (JsonException e) { throw new FastIFException($"{path}: not a FastIF profile ({e.Message})"); }
+        // The serializer fills what is present; a profile must also make sense to compare.
+        if (r.Device is null || r.Backend is null || r.Preset is null || r.Precision is null || r.Calls is null)
+            throw new FastIFException($"{path}: not a FastIF profile (device, backend, preset, precision and calls are required)");
+        foreach (var c in r.Calls)
+            if (c is null || c.Op is null || c.Shapes is null || !(c.Ms >= 0) || !double.IsFinite(c.Ms) || !double.IsFinite(c.Flops) || c.Bytes < 0)
+                throw new FastIFException($"{path}: a call entry is incomplete or holds a negative or non-finite figure");
+        if (!double.IsFinite(r.WallMs)) throw new FastIFException($"{path}: wall_ms is not a finite number");
+        return r;
     }
 
     /// <summary>A per-kind comparison table of two profiles (B relative to A).</summary>

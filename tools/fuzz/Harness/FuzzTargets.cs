@@ -12,7 +12,7 @@ namespace FastIF.Fuzz;
 public static class FuzzTargets
 {
     /// <summary>The names of <see cref="All"/>'s targets.</summary>
-    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "t5-config", "png", "spiece", "torch-zip", "torch-pickle"];
+    public static readonly string[] Names = ["safetensors", "safetensors-index", "unet-config", "scheduler-config", "t5-config", "profile-json", "png", "spiece", "torch-zip", "torch-pickle"];
 
     /// <summary>Builds every target; file-based ones read and write under <paramref name="scratch"/>. The tokenizer target
     /// starts from the fixtures' SentencePiece models (<paramref name="fixtures"/>/t5), the PyTorch ones from a torch.save-layout
@@ -20,10 +20,28 @@ public static class FuzzTargets
     public static IReadOnlyList<FuzzTarget> All(string scratch, string? fixtures = null, string? torchSample = null)
     {
         Directory.CreateDirectory(scratch);
-        var all = new List<FuzzTarget> { Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), T5Configs(), Pngs() };
+        var all = new List<FuzzTarget> { Safetensors(scratch), ShardIndex(scratch), UNetConfigs(), SchedulerConfigs(), T5Configs(), Profiles(scratch), Pngs() };
         if (fixtures != null && File.Exists(Path.Combine(fixtures, "t5", "tiny_unigram.model"))) all.Add(SentencePiece(fixtures));
         if (torchSample != null && File.Exists(torchSample)) all.AddRange(Torch(scratch, torchSample));
         return all;
+    }
+
+    private static FuzzTarget Profiles(string scratch)
+    {
+        // The JSON `fastif profile --compare` reads back.
+        var seed = Path.Combine(scratch, "seed-profile.json");
+        new FastIF.Benchmarking.ProfileReport
+        {
+            Device = "cpu", Backend = "cpu", Preset = "tiny", Precision = "fp32", UNetBatch = 2, Size = 64, WallMs = 12.5,
+            Calls = [new("conv2d 3x3", "[2, 3, 64, 64] -> [2, 32, 64, 64]", 1.5, 2e6, 4096), new("attention", "[2, 1024, 64] -> [2, 1024, 64]", 3.25, 5e6, 8192)],
+        }.Save(seed);
+        var file = Path.Combine(scratch, "input-profile.json");
+        return new FuzzTarget("profile-json", [File.ReadAllBytes(seed)], bytes =>
+        {
+            File.WriteAllBytes(file, bytes);
+            var r = FastIF.Benchmarking.ProfileReport.Load(file);
+            FastIF.Benchmarking.ProfileReport.Compare(r, r);
+        });
     }
 
     private static FuzzTarget T5Configs()
