@@ -64,29 +64,13 @@ public sealed partial class CpuBackend : IBackend
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f)
     {
+        var cs = ConvShape.Of(x, w, bias, padding, residual);
         var xs = Own(x, "Conv2d input");
         var ws = Own(w, "Conv2d weight");
-        RequireRank(x, 4, "Conv2d input");
-        RequireRank(w, 4, "Conv2d weight");
-        int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
-        int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
-        if (w.Shape[1] != cin)
-            throw new ShapeException($"Conv2d: input {x.Shape} has {cin} channels, weight {w.Shape} expects {w.Shape[1]}");
-        int oh = h + 2 * padding - kh + 1, ow = wd + 2 * padding - kw + 1;
-        if (oh <= 0 || ow <= 0) throw new ShapeException($"Conv2d: kernel {kh}x{kw} larger than padded input {x.Shape}");
-        float[]? b = null;
-        if (bias != null)
-        {
-            b = Own(bias, "Conv2d bias").Data;
-            if (b.Length != cout) throw new ShapeException($"Conv2d: bias {bias.Shape} for {cout} output channels");
-        }
-        var y = New(new Shape(n, cout, oh, ow));
-        float[]? r = null;
-        if (residual != null)
-        {
-            if (residual.Shape != y.Shape) throw new ShapeException($"Conv2d: residual {residual.Shape} vs output {y.Shape}");
-            r = Own(residual, "Conv2d residual").Data;
-        }
+        float[]? b = bias == null ? null : Own(bias, "Conv2d bias").Data;
+        float[]? r = residual == null ? null : Own(residual, "Conv2d residual").Data;
+        int n = cs.Batch, cin = cs.InChannels, h = cs.Height, wd = cs.Width, cout = cs.OutChannels, kh = cs.KernelH, kw = cs.KernelW;
+        var y = New(cs.Output);
         CpuConv2d.Forward(xs.Data, n, cin, h, wd, ws.Data, cout, kh, kw, padding, b, y.Data, r, outScale);
         return y;
     }

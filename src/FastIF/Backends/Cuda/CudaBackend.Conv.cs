@@ -42,29 +42,13 @@ public sealed unsafe partial class CudaBackend
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f)
     {
+        var cs = ConvShape.Of(x, w, bias, padding, residual);
         var xs = Act(x, "Conv2d input");
         var ws = Act(w, "Conv2d weight");
-        RequireRank(x, 4, "Conv2d input");
-        RequireRank(w, 4, "Conv2d weight");
-        int n = x.Shape[0], cin = x.Shape[1], h = x.Shape[2], wd = x.Shape[3];
-        int cout = w.Shape[0], kh = w.Shape[2], kw = w.Shape[3];
-        if (w.Shape[1] != cin)
-            throw new ShapeException($"Conv2d: input {x.Shape} has {cin} channels, weight {w.Shape} expects {w.Shape[1]}");
-        int oh = h + 2 * padding - kh + 1, ow = wd + 2 * padding - kw + 1;
-        if (oh <= 0 || ow <= 0) throw new ShapeException($"Conv2d: kernel {kh}x{kw} larger than padded input {x.Shape}");
-        ulong b = 0;
-        if (bias != null)
-        {
-            if (bias.Shape.Elements != cout) throw new ShapeException($"Conv2d: bias {bias.Shape} for {cout} output channels");
-            b = Act(bias, "Conv2d bias").Pointer;
-        }
-        var y = New(new Shape(n, cout, oh, ow));
-        ulong r = 0;
-        if (residual != null)
-        {
-            if (residual.Shape != y.Shape) { y.Dispose(); throw new ShapeException($"Conv2d: residual {residual.Shape} vs output {y.Shape}"); }
-            r = Act(residual, "Conv2d residual").Pointer;
-        }
+        ulong b = bias == null ? 0 : Act(bias, "Conv2d bias").Pointer;
+        ulong r = residual == null ? 0 : Act(residual, "Conv2d residual").Pointer;
+        int n = cs.Batch, cin = cs.InChannels, h = cs.Height, wd = cs.Width, cout = cs.OutChannels, kh = cs.KernelH, kw = cs.KernelW;
+        var y = New(cs.Output);
         var plan = ConvPlanFor(new ConvKey(n, cin, h, wd, cout, kh, kw, padding), xs, ws, y);
         float one = 1f, zero = 0f;
         CudnnApi.Check(CudnnApi.cudnnConvolutionForward(_cudnn, &one, plan.X, xs.Pointer, plan.Wt, ws.Pointer, plan.Conv, plan.Algo,
