@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(Commands.EmbedsCommand.Create());
         root.Subcommands.Add(Commands.TokenizeCommand.Create());
         root.Subcommands.Add(Commands.EncodeCommand.Create());
+        root.Subcommands.Add(Commands.CascadeCommand.Create());
         root.Subcommands.Add(Commands.KernelsCommand.Create());
         foreach (var c in Commands.SampleCommands.Create()) root.Subcommands.Add(c);
         return root;

@@ -71,11 +71,7 @@ internal static class SampleCommands
 
         public long[] Timesteps()
         {
-            if (P.GetValue(C.Timesteps) is { } spec)
-                return spec.Contains(',') || long.TryParse(spec, out _)
-                    ? TimestepLists.Custom(spec.Split(',').Select(s => long.TryParse(s.Trim(), out var v) ? v
-                        : throw new FastIFException($"--timesteps: \"{s}\" is not an integer")).ToList())
-                    : TimestepLists.Named(spec);
+            if (P.GetValue(C.Timesteps) is { } spec) return TimestepLists.Parse(spec);
             int n = P.GetValue(C.Steps);
             if (n is < 1 or > 1000) throw new FastIFException($"--steps {n} must be in [1, 1000]");
             return TimestepLists.Leading(n);

@@ -110,4 +110,12 @@ public static class TimestepLists
         for (int i = 0; i < p.Length; i++) p[i] = i + 1 < p.Length ? timesteps[i + 1] : -1;
         return p;
     }
+
+    /// <summary>A timestep list from the command line: a named list (fast27, smart50, ...) or comma-separated integers;
+    /// <paramref name="option"/> names the flag in errors.</summary>
+    public static long[] Parse(string spec, string option = "--timesteps") =>
+        spec.Contains(',') || long.TryParse(spec, out _)
+            ? Custom(spec.Split(',').Select(s => long.TryParse(s.Trim(), out var v) ? v
+                : throw new FastIFException($"{option}: \"{s}\" is not an integer")).ToList())
+            : Named(spec);
 }
