@@ -8,7 +8,8 @@
 #   tests   the whole suite (FASTIF_BIG_PARITY=1: real-size stage I/II forwards against the CPU too)
 #   bench   peaks, then IF-I-XL and IF-II-L at B=1 and 2, fp16, eager and graph (FASTIF_BENCH_PRESETS to change)
 #   peers   diffusers eager and torch.compile on the same weights and shapes
-#   profile one eager step per op (when `fastif profile` exists)
+#   profile one eager UNet call per op (fastif profile) for each preset
+#   cascade real-size random IF-I-XL + T5-XXL and IF-II-L snapshots, then `fastif cascade` on the GPU (per-stage figures)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 mkdir -p .git/info && touch .git/info/exclude
@@ -61,9 +62,19 @@ for stage in "\$@"; do
           grep -E '"median"' \$res/peer-\$mode-\$p-b\$b.txt || tail -3 \$res/peer-\$mode-\$p-b\$b.txt
         done; done
       done ;;
+    cascade)
+      # Real-size random snapshots (IF-I-XL + T5-XXL, IF-II-L), then the whole cascade on the GPU with per-stage figures.
+      snap=/tmp/fastif-snap; mkdir -p \$snap
+      [ -f \$snap/if1/unet/config.json ] || \$fastif weights random --preset if-i-xl --snapshot --out \$snap/if1 > /dev/null 2>&1
+      [ -f \$snap/if1/text_encoder/config.json ] || \$fastif weights random --preset t5-xxl --dtype bf16 --out \$snap/if1/text_encoder > /dev/null 2>&1
+      mkdir -p \$snap/if1/tokenizer && cp .device/extra/t5/spiece.model \$snap/if1/tokenizer/
+      [ -f \$snap/if2/unet/config.json ] || \$fastif weights random --preset if-ii-l --snapshot --out \$snap/if2 > /dev/null 2>&1
+      \$fastif cascade --stage1 \$snap/if1 --stage2 \$snap/if2 --variant1 fp16 --variant2 fp16 --backend cuda \
+        --prompt "a photo of a red panda astronaut, oil painting" --json \$res/cascade-cuda.json --out \$res/cascade.png \
+        --out-stage1 \$res/cascade-stage1.png > \$res/cascade.txt 2>&1; tail -5 \$res/cascade.txt ;;
     profile)
-      for p in \$presets; do \$fastif profile --backend cuda --preset \$p --batch 1 --json \$res/profile-\$p-b1.json > \$res/profile-\$p.txt 2>&1 || true; done ;;
-    *) echo "unknown stage \$stage (tests, bench, peers, profile)" ;;
+      for p in \$presets; do \$fastif profile --backend cuda --preset \$p --batch 1 --json \$res/profile-\$p-b1.json > \$res/profile-\$p.txt 2>&1; done ;;
+    *) echo "unknown stage \$stage (tests, bench, peers, profile, cascade)" ;;
   esac
 done
 tar -C \$OUT -czf \$OUT/results.tar.gz results && rm -rf \$res
