@@ -92,7 +92,7 @@ public sealed class TorchCheckpoint : IDisposable
             long need = t.Storage.Numel * t.Storage.DType.Size();
             if (rec.Length != need)
                 throw new TorchCheckpointException($"{path}: storage {t.Storage.Key} holds {rec.Length} bytes, {t.Storage.Numel} x {t.Storage.DType} needs {need}");
-            if (t.Size.Aggregate(1L, (a, d) => d == 0 || a <= int.MaxValue / Math.Max(d, 1) ? a * d : long.MaxValue) > int.MaxValue)
+            if (t.Size.Any(d => d > int.MaxValue) || t.Size.Aggregate(1L, (a, d) => d == 0 || a <= int.MaxValue / Math.Max(d, 1) ? a * d : long.MaxValue) > int.MaxValue)
                 throw new TorchCheckpointException($"{path}: tensor \"{name}\" of shape [{string.Join(", ", t.Size)}] is too large to convert");
             tensors.Add((name, t));
         }

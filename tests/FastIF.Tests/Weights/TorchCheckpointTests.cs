@@ -113,6 +113,17 @@ public class TorchCheckpointTests
     }
 
     [Fact]
+    public void AHugeDimensionBesideAZeroOneIsRefused()
+    {
+        // size (0, 2^31), stride (1, 0): zero elements, but a dimension no Shape can hold.
+        var p = Pickle([0x80, 2, "}(", .. Str("w"), "ctorch._utils\n_rebuild_tensor_v2\n((", .. Str("storage"), "ctorch\nFloatStorage\n", .. Str("0"), .. Str("cpu"),
+            "K", 1, "tQK", 0, "K", 0, 0x8a, 5, 0, 0, 0, 0x80, 0, 0x86, "K", 1, "K", 0, 0x86, 0x89, "ccollections\nOrderedDict\n)RtRu."]);
+        var path = WithPickle(p);
+        try { Assert.Contains("too large", Assert.Throws<TorchCheckpointException>(() => TorchCheckpoint.Open(path)).Message); }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void ConvertWritesSafetensorsAndAnIndexThatReadBackEqual()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"fastif-convert-{Guid.NewGuid():N}");
