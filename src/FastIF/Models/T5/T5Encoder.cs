@@ -125,7 +125,16 @@ public sealed class T5Encoder : IDisposable
                 cancel.ThrowIfCancellationRequested();
                 var w = _resident?[i] ?? LoadBlock(i);
                 try { x = Block(x, w, bias, i, trace); }
-                finally { if (_resident == null) foreach (var t in w) t.Dispose(); }
+                finally
+                {
+                    if (_resident == null)
+                    {
+                        foreach (var t in w) t.Dispose();
+                        // A host backend's converted block is ~0.8 GB of managed arrays for XXL: collect it now rather
+                        // than letting several freed blocks pile up before the GC gets round to them.
+                        if (_be.Name == "cpu") GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+                    }
+                }
                 onBlock?.Invoke(i + 1, c.NumLayers);
             }
             var norm = _finalNorm ?? Load(T5Weights.FinalNorm);
