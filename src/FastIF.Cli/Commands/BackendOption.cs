@@ -35,7 +35,7 @@ internal static class BackendOption
                 return new CudaBackend(new CudaBackendOptions(dt));
             case "auto":
                 // Every command names the backend it ran on in its output, so the choice is never silent.
-                return GpuPresent() ? new CudaBackend(new CudaBackendOptions(dt)) : CpuBackend.Instance;
+                return CudaContext.DevicesPresent(out _) > 0 ? new CudaBackend(new CudaBackendOptions(dt)) : CpuBackend.Instance;
             default:
                 throw new FastIFException($"unknown backend \"{name}\"; known: auto, cpu, cuda");
         }
@@ -48,11 +48,4 @@ internal static class BackendOption
         "fp32" or "f32" or "float" => DType.F32,
         _ => throw new FastIFException($"unknown precision \"{p}\"; known: fp16, bf16, fp32"),
     };
-
-    private static bool GpuPresent()
-    {
-        if (!NativeLibraries.IsAvailable(NativeLibraries.Cuda)) return false;
-        try { return CudaContext.DeviceCount() > 0; }
-        catch (CudaException) { return false; }
-    }
 }

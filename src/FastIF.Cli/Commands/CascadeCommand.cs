@@ -4,6 +4,7 @@ using FastIF.Diffusion;
 using FastIF.Imaging;
 using FastIF.Models.UNet;
 using FastIF.Pipelines;
+using FastIF.Runtime;
 
 namespace FastIF.Cli.Commands;
 
@@ -74,11 +75,10 @@ internal static class CascadeCommand
                 (name, t, steps) => Console.Error.Write($"\r{name} step {t.Index + 1}/{steps} (t = {t.T})" + (t.Index + 1 == steps ? "\n" : "")), ct);
             if (pr.GetValue(outLow) is { } lowPath) ImageFiles.SaveGrid(lowPath, [low], n, side1, side1);
             ImageFiles.SaveGrid(pr.GetValue(outPng)!, [high], n, side2, side2);
-            static string Gib(long b) => b < 0 ? "unknown" : $"{b / (double)(1L << 30):F2} GiB";
             Console.WriteLine($"text: {encodeS:F1} s ({(prompts.Length == 1 ? "T5 or the embedding cache" : "embedding file")})");
             foreach (var r in reports)
-                Console.WriteLine($"{r.Name}: {r.Seconds:F1} s, weights {Gib(r.WeightBytes)}, peak host anonymous memory {Gib(r.PeakHostAnonBytes)}" +
-                    (r.PeakDeviceBytes is { } d ? $", peak device memory {Gib(d)}" : ""));
+                Console.WriteLine($"{r.Name}: {r.Seconds:F1} s, weights {ProcessMemory.Gib(r.WeightBytes)}, peak host anonymous memory {ProcessMemory.Gib(r.PeakHostAnonBytes)}" +
+                    (r.PeakDeviceBytes is { } d ? $", peak device memory {ProcessMemory.Gib(d)}" : ""));
             Console.WriteLine($"cascade: wrote {pr.GetValue(outPng)} ({n} image(s) {side2}x{side2} on {be.Name})");
             if (pr.GetValue(json) is { } jsonPath)
                 File.WriteAllText(jsonPath, JsonSerializer.Serialize(new Dictionary<string, object?>

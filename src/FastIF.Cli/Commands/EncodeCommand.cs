@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using FastIF.Models.T5;
 using FastIF.Pipelines;
+using FastIF.Runtime;
 
 namespace FastIF.Cli.Commands;
 
@@ -40,10 +41,10 @@ internal static class EncodeCommand
             using var enc = PromptEncoder.Open(pr.GetValue(model)!, be, pr.GetValue(text.Spiece), new T5EncoderOptions(pr.GetValue(text.TextVariant), streaming));
             double loadMs = load.Elapsed.TotalMilliseconds;
             var sw = Stopwatch.StartNew();
-            long peakAnon = Status("RssAnon:");
+            long peakAnon = ProcessMemory.AnonymousBytes();
             var r = enc.Encode(pr.GetValue(prompt)!, pr.GetValue(text.Negative)!, pr.GetValue(text.CleanCaption), (done, total) =>
             {
-                peakAnon = Math.Max(peakAnon, Status("RssAnon:"));
+                peakAnon = Math.Max(peakAnon, ProcessMemory.AnonymousBytes());
                 Console.Error.Write($"\rT5 block {done}/{total} ({sw.Elapsed.TotalSeconds:F1} s)" + (done == total ? "\n" : ""));
             }, ct);
             double encodeMs = sw.Elapsed.TotalMilliseconds;
@@ -54,21 +55,10 @@ internal static class EncodeCommand
             Console.WriteLine($"encode: wrote {outPath} ([1, {r.Length}, {r.Width}] x 2: prompt and negative; {r.PromptMask.Sum()} prompt tokens) — " +
                 $"T5 {c.NumLayers} blocks, {c.Parameters / 1e9:F2} B parameters, {enc.Encoder.StoredBytes / 1e9:F2} GB stored, " +
                 $"{(enc.Encoder.Streaming ? "streamed" : "resident")} on {be.Name}: open {loadMs:F0} ms, encode {encodeMs:F0} ms; " +
-                $"peak memory {Gib(Status("VmHWM:"))} resident (VmHWM: includes mapped weight pages the OS can drop), " +
-                $"{Gib(peakAnon)} anonymous (largest RssAnon seen after each block)");
+                $"peak memory {ProcessMemory.Gib(ProcessMemory.PeakResidentBytes())} resident (VmHWM: includes mapped weight pages the OS can drop), " +
+                $"{ProcessMemory.Gib(peakAnon)} anonymous (largest RssAnon seen after each block)");
             return 0;
         })));
         return cmd;
     }
-
-    /// <summary>A /proc/self/status figure in bytes (−1 where the OS has none).</summary>
-    internal static long Status(string key)
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return -1;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(key));
-        return line == null ? -1 : long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-    }
-
-    private static string Gib(long bytes) => bytes < 0 ? "unknown" : $"{bytes / (double)(1L << 30):F2} GiB";
 }

@@ -22,10 +22,7 @@ internal static class InfoCommand
             if (Fma.IsSupported) simd.Add("FMA");
             if (Avx512F.IsSupported) simd.Add("AVX-512F");
             Console.WriteLine($"backend cpu: available (fp32 reference; {Environment.ProcessorCount} threads; SIMD {(simd.Count > 0 ? string.Join(", ", simd) : "none detected")})");
-            int devices = 0;
-            string? noDevice = null;
-            try { devices = Native.NativeLibraries.IsAvailable(Native.NativeLibraries.Cuda) ? Runtime.CudaContext.DeviceCount() : 0; }
-            catch (Native.CudaException e) { noDevice = e.Message; }
+            int devices = Runtime.CudaContext.DevicesPresent(out var noDevice);
             Console.WriteLine(devices > 0
                 ? $"backend cuda: available ({devices} device{(devices > 1 ? "s" : "")}; --backend cuda --precision fp16|bf16|fp32); libraries:"
                 : $"backend cuda: unavailable ({noDevice ?? "no CUDA driver or device"}); the CUDA layer finds these libraries:");

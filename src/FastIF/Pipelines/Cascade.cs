@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FastIF.Backends;
 using FastIF.Backends.Cuda;
 using FastIF.Diffusion;
+using FastIF.Runtime;
 using FastIF.Sampling;
 using FastIF.Tensors;
 
@@ -57,7 +58,7 @@ public static class Cascade
         var sw = Stopwatch.StartNew();
         var cuda = backend as CudaBackend;
         cuda?.ActivationPool.ResetPeak();
-        long peakAnon = AnonBytes();
+        long peakAnon = ProcessMemory.AnonymousBytes();
         using var stage = IFStage.Load(s.Snapshot, backend, s.Variant);
         var req = build(stage);
         int steps = Sampler.StepCount(req);
@@ -66,21 +67,12 @@ public static class Cascade
             Stage = name,
             OnStep = t =>
             {
-                peakAnon = Math.Max(peakAnon, AnonBytes());
+                peakAnon = Math.Max(peakAnon, ProcessMemory.AnonymousBytes());
                 onStep?.Invoke(name, t, steps);
             },
         }, cancel);
         long weights = stage.UNet.Parameters.Sum(p => p.Shape.Elements) * (cuda?.Precision.Size() ?? 4);
         reports.Add(new StageReport(name, sw.Elapsed.TotalSeconds, weights, peakAnon, cuda == null ? null : weights + cuda.ActivationPool.PeakInUseBytes));
         return image;
-    }
-
-    /// <summary>The process's anonymous resident memory (RssAnon), or −1 where the OS does not report it.</summary>
-    public static long AnonBytes()
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return -1;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("RssAnon:"));
-        return line == null ? -1 : long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 }

@@ -39,6 +39,23 @@ public sealed unsafe class CudaContext : IDisposable
         return count;
     }
 
+    /// <summary>Devices usable here: 0 with <paramref name="reason"/> when the driver is missing or fails, never an exception.</summary>
+    public static int DevicesPresent(out string? reason)
+    {
+        reason = null;
+        if (!NativeLibraries.IsAvailable(NativeLibraries.Cuda))
+        {
+            reason = "no CUDA driver or device";
+            return 0;
+        }
+        try { return DeviceCount(); }
+        catch (CudaException e)
+        {
+            reason = e.Message;
+            return 0;
+        }
+    }
+
     /// <summary>Retains the primary context of device <paramref name="ordinal"/> and makes it current.</summary>
     public static CudaContext Create(int ordinal = 0)
     {

@@ -54,27 +54,7 @@ public sealed class Checkpoint : IDisposable
 
     private static Checkpoint OpenIndex(string indexPath)
     {
-        Dictionary<string, string> map;
-        try
-        {
-            var bytes = File.ReadAllBytes(indexPath);
-            if (!System.Text.Unicode.Utf8.IsValid(bytes)) throw new SafetensorsException($"{indexPath}: not valid UTF-8");
-            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 8 });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("weight_map", out var wm)
-                || wm.ValueKind != JsonValueKind.Object)
-                throw new SafetensorsException($"{indexPath}: a sharded index needs an object \"weight_map\"");
-            map = [];
-            foreach (var p in wm.EnumerateObject())
-            {
-                if (p.Value.ValueKind != JsonValueKind.String) throw new SafetensorsException($"{indexPath}: weight_map[\"{p.Name}\"] must be a file name");
-                var shard = p.Value.GetString()!;
-                if (shard.Contains('/') || shard.Contains('\\') || shard is "." or "..")
-                    throw new SafetensorsException($"{indexPath}: weight_map[\"{p.Name}\"] = \"{shard}\" must name a file beside the index");
-                if (!map.TryAdd(p.Name, shard)) throw new SafetensorsException($"{indexPath}: tensor \"{p.Name}\" listed twice");
-            }
-        }
-        catch (JsonException e) { throw new SafetensorsException($"{indexPath}: not valid JSON: {e.Message}"); }
-        catch (IOException e) { throw new SafetensorsException($"{indexPath}: cannot read: {e.Message}"); }
+        var map = ShardIndex.ReadWeightMap(indexPath);
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
         var files = new List<SafetensorsFile>();

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FastIF.Models.T5;
 using FastIF.Models.UNet;
 using FastIF.Tensors;
@@ -26,7 +25,7 @@ public static class T5RandomWeights
         int split = 0;
         while (split < specs.Count && half < total / 2) half += specs[split++].Shape.Elements;
         var shards = new[] { specs[..split], specs[split..] };
-        var map = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var map = new Dictionary<string, string>();
         var meta = new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "fastif weights random", ["seed"] = seed.ToString() };
         for (int k = 0; k < 2; k++)
         {
@@ -45,8 +44,7 @@ public static class T5RandomWeights
             w.Commit();
         }
         var index = Path.Combine(directory, "model.safetensors.index.json");
-        var doc = new Dictionary<string, object> { ["metadata"] = new Dictionary<string, long> { ["total_size"] = total * dtype.Size() }, ["weight_map"] = map };
-        File.WriteAllText(index, JsonSerializer.Serialize(doc, T5IndexJson.Default.DictionaryStringObject) + "\n");
+        ShardIndex.Write(index, total * dtype.Size(), map);
         File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJson() + "\n");
         return index;
     }
@@ -57,9 +55,3 @@ public static class T5RandomWeights
         : name == "shared.weight" ? ParamKind.Embedding
         : ParamKind.Weight;
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object>))]
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, long>))]
-[System.Text.Json.Serialization.JsonSerializable(typeof(SortedDictionary<string, string>))]
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true)]
-internal sealed partial class T5IndexJson : System.Text.Json.Serialization.JsonSerializerContext;

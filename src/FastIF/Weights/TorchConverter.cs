@@ -1,4 +1,3 @@
-using System.Text.Json;
 using FastIF.Tensors;
 
 namespace FastIF.Weights;
@@ -61,8 +60,8 @@ public static class TorchConverter
             var sharded = new HashSet<string>();
             foreach (var ix in indexes)
             {
+                sharded.UnionWith(ShardIndex.ReadWeightMap(ix).Values);
                 written.AddRange(Convert(ix, output ?? input, castTo, onFile, progress, cancel));
-                sharded.UnionWith(ShardNames(ix));
             }
             foreach (var bin in Directory.GetFiles(input).Where(f => f.EndsWith(".bin") || f.EndsWith(".pt") || f.EndsWith(".pth")).Order())
                 if (!sharded.Contains(System.IO.Path.GetFileName(bin))) written.AddRange(Convert(bin, output ?? input, castTo, onFile, progress, cancel));
@@ -73,12 +72,12 @@ public static class TorchConverter
         string dir = output ?? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(input))!;
         if (input.EndsWith(".json"))
         {
-            var shards = ShardNames(input);
-            var map = ReadIndex(input);
+            var map = ShardIndex.ReadWeightMap(input);
+            var shards = map.Values.Distinct().Order(StringComparer.Ordinal).ToList();
             string inDir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(input))!;
             Directory.CreateDirectory(dir);
             long totalBytes = 0;
-            var newMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            var newMap = new Dictionary<string, string>();
             foreach (var shard in shards)
             {
                 var target = System.IO.Path.Combine(dir, SafetensorsName(shard));
@@ -94,10 +93,7 @@ public static class TorchConverter
             }
             foreach (var name in map.Keys) if (!newMap.ContainsKey(name)) throw new FastIFException($"{input}: the index lists \"{name}\" but its shard does not hold it");
             var indexPath = System.IO.Path.Combine(dir, IndexName(System.IO.Path.GetFileName(input)));
-            var doc = new Dictionary<string, object> { ["metadata"] = new Dictionary<string, long> { ["total_size"] = totalBytes }, ["weight_map"] = newMap };
-            var tmp = indexPath + ".tmp";
-            File.WriteAllText(tmp, JsonSerializer.Serialize(doc, T5IndexJson.Default.DictionaryStringObject) + "\n");
-            File.Move(tmp, indexPath, overwrite: true);
+            ShardIndex.Write(indexPath, totalBytes, newMap);
             written.Add(indexPath);
             return written;
         }
@@ -115,25 +111,4 @@ public static class TorchConverter
     public static string IndexName(string binIndex) => binIndex.StartsWith("pytorch_model.bin.index")
         ? "model.safetensors.index" + binIndex["pytorch_model.bin.index".Length..]
         : binIndex.Replace(".bin.index", ".safetensors.index");
-
-    private static Dictionary<string, string> ReadIndex(string path)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 8 });
-            if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
-                throw new FastIFException($"{path}: an index needs an object \"weight_map\"");
-            var map = new Dictionary<string, string>();
-            foreach (var p in wm.EnumerateObject())
-            {
-                var shard = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : throw new FastIFException($"{path}: weight_map[\"{p.Name}\"] must be a file name");
-                if (shard.Contains('/') || shard.Contains('\\') || shard is "." or "..") throw new FastIFException($"{path}: weight_map[\"{p.Name}\"] must name a file beside the index");
-                map[p.Name] = shard;
-            }
-            return map;
-        }
-        catch (JsonException e) { throw new FastIFException($"{path}: not valid JSON ({e.Message})"); }
-    }
-
-    private static List<string> ShardNames(string index) => ReadIndex(index).Values.Distinct().Order(StringComparer.Ordinal).ToList();
 }

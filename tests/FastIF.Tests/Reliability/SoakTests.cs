@@ -42,10 +42,7 @@ public class SoakTests : IDisposable
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        long rss = 0;
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmRSS:")) rss = long.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-        return (GC.GetTotalMemory(true), rss, Directory.GetFiles("/proc/self/fd").Length);
+        return (GC.GetTotalMemory(true), FastIF.Runtime.ProcessMemory.Status("VmRSS:"), Directory.GetFiles("/proc/self/fd").Length);
     }
 
     [Fact]
