@@ -55,10 +55,16 @@ public sealed class DdpmScheduler
         for (int b = 0; b < timesteps.Length; b++)
         {
             if (timesteps[b] < 0) throw new FastIFException($"AddNoise: timestep {timesteps[b]} is negative");
-            double a = AlphaBar(timesteps[b]);
-            float sa = (float)Math.Sqrt(a), sb = (float)Math.Sqrt(1 - a);
+            var (sa, sb) = NoiseCoefficients(timesteps[b]);
             for (int i = b * per; i < (b + 1) * per; i++) dst[i] = sa * x0[i] + sb * noise[i];
         }
+    }
+
+    /// <summary>The forward process's fp32 factors at t: (√ᾱ_t, √(1−ᾱ_t)).</summary>
+    public (float Sa, float Sb) NoiseCoefficients(long t)
+    {
+        double a = AlphaBar(t);
+        return ((float)Math.Sqrt(a), (float)Math.Sqrt(1 - a));
     }
 
     /// <summary>
@@ -82,27 +88,48 @@ public sealed class DdpmScheduler
         if (t > 0 && noise.Length != sample.Length)
             throw new ShapeException($"Step: t = {t} > 0 needs {sample.Length} noise values, got {noise.Length}");
         if (prevT >= t) throw new FastIFException($"Step: previous timestep {prevT} must be below {t}");
+        Step(Coefficients(t, prevT), modelOutput, sample, batch, channels, t > 0 ? noise : [], prevSample, predX0);
+    }
 
+    /// <summary>
+    /// The constants of the step from <paramref name="t"/> to <paramref name="prevT"/> (−1 after the last), computed once per
+    /// step: a fused GPU step reads them from a table instead of recomputing them per element.
+    /// </summary>
+    public StepCoefficients Coefficients(long t, long prevT)
+    {
         double aT = AlphaBar(t), aP = AlphaBar(prevT);
         double bT = 1 - aT, bP = 1 - aP;
         double alphaS = aT / aP, betaS = 1 - alphaS;
-        double x0Coef = Math.Sqrt(aP) * betaS / bT, xtCoef = Math.Sqrt(alphaS) * bP / bT;
         double varPost = Math.Max(bP / bT * betaS, 1e-20);
-        double minLog = Math.Log(varPost), maxLog = Math.Log(betaS);
-        float sqrtBT = (float)Math.Sqrt(bT), sqrtAT = (float)Math.Sqrt(aT);
+        return new StepCoefficients((float)Math.Sqrt(aT), (float)Math.Sqrt(bT), Math.Sqrt(aP) * betaS / bT, Math.Sqrt(alphaS) * bP / bT,
+            Math.Log(varPost), Math.Log(betaS), (float)Math.Sqrt(varPost));
+    }
 
+    /// <summary>
+    /// One reverse step with precomputed <paramref name="c"/>; <paramref name="noise"/> empty adds none (the last step).
+    /// The per-element arithmetic is the contract of the GPU step kernels (kernels/step.cu).
+    /// </summary>
+    public void Step(in StepCoefficients c, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch, int channels,
+        ReadOnlySpan<float> noise, Span<float> prevSample, Span<float> predX0)
+    {
+        int hw = sample.Length / (batch * channels), per = channels * hw;
+        bool learned = Config.LearnedRangeVariance;
+        int outPer = learned ? 2 * per : per;
+        if (modelOutput.Length != batch * outPer || prevSample.Length != sample.Length || predX0.Length != sample.Length
+            || (noise.Length != 0 && noise.Length != sample.Length))
+            throw new ShapeException($"Step: model output {modelOutput.Length}, sample {sample.Length}, noise {noise.Length}, outputs {prevSample.Length}/{predX0.Length} values");
         for (int b = 0; b < batch; b++)
         {
             var x = sample.Slice(b * per, per);
             var eps = modelOutput.Slice(b * outPer, per);
             var x0 = predX0.Slice(b * per, per);
-            for (int i = 0; i < per; i++) x0[i] = (x[i] - sqrtBT * eps[i]) / sqrtAT;
+            for (int i = 0; i < per; i++) x0[i] = (x[i] - c.SqrtOneMinusAlphaBar * eps[i]) / c.SqrtAlphaBar;
             if (Config.Thresholding) Threshold(x0);
             else if (Config.ClipSample) Clip(x0, Config.ClipSampleRange);
 
             var prev = prevSample.Slice(b * per, per);
-            for (int i = 0; i < per; i++) prev[i] = (float)(x0Coef * x0[i] + xtCoef * x[i]);
-            if (t <= 0) continue;
+            for (int i = 0; i < per; i++) prev[i] = (float)(c.X0Coef * x0[i] + c.XtCoef * x[i]);
+            if (noise.IsEmpty) continue;
             var z = noise.Slice(b * per, per);
             if (learned)
             {
@@ -110,13 +137,12 @@ public sealed class DdpmScheduler
                 for (int i = 0; i < per; i++)
                 {
                     double frac = (v[i] + 1.0) / 2.0;
-                    prev[i] += (float)(Math.Exp(0.5 * (frac * maxLog + (1 - frac) * minLog)) * z[i]);
+                    prev[i] += (float)(Math.Exp(0.5 * (frac * c.MaxLog + (1 - frac) * c.MinLog)) * z[i]);
                 }
             }
             else
             {
-                float sd = (float)Math.Sqrt(varPost);
-                for (int i = 0; i < per; i++) prev[i] += sd * z[i];
+                for (int i = 0; i < per; i++) prev[i] += c.FixedStd * z[i];
             }
         }
     }
@@ -145,3 +171,11 @@ public sealed class DdpmScheduler
         for (int i = 0; i < x0.Length; i++) x0[i] = Math.Clamp(x0[i], -r, r);
     }
 }
+
+/// <summary>
+/// The constants of one DDPM step t → prev: √ᾱ_t and √(1−ᾱ_t) for x0 (fp32, as the per-element arithmetic uses them), the
+/// posterior mean's coefficients on x0 and x_t, the log-variance range of learned-range variance, and the fixed posterior
+/// standard deviation otherwise.
+/// </summary>
+public readonly record struct StepCoefficients(float SqrtAlphaBar, float SqrtOneMinusAlphaBar, double X0Coef, double XtCoef,
+    double MinLog, double MaxLog, float FixedStd);

@@ -12,9 +12,45 @@ public interface ICombiner
     void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst);
 }
 
+/// <summary>What a built-in combiner computes, as data for the fused GPU step.</summary>
+public enum CombineKind
+{
+    /// <summary>Mean of all components (one component: itself).</summary>
+    Mean,
+    /// <summary>Low-pass of component 0 plus high-pass of component 1 (<see cref="CombineSpec.KernelA"/>).</summary>
+    LowHigh,
+    /// <summary>Three bands: wide blur <see cref="CombineSpec.KernelA"/>, narrow blur <see cref="CombineSpec.KernelB"/>.</summary>
+    ThreeBand,
+    /// <summary>Gray of component 0 plus colour of component 1.</summary>
+    GrayColor,
+}
+
+/// <summary>A built-in combiner as data: its kind, blur kernels (normalised 1-D taps) and the low/high halving.</summary>
+public sealed record CombineSpec(CombineKind Kind, float[]? KernelA = null, float[]? KernelB = null, bool Halve = false);
+
 /// <summary>The built-in combiners.</summary>
 public static class Combiners
 {
+    /// <summary>The data of a built-in combiner; a custom <see cref="ICombiner"/> has none and is refused by name.</summary>
+    public static CombineSpec Describe(ICombiner combiner) => combiner switch
+    {
+        MeanCombiner => new CombineSpec(CombineKind.Mean),
+        LowHighCombiner l => new CombineSpec(CombineKind.LowHigh, l.Kernel, Halve: l.Halve),
+        ThreeBandCombiner t => new CombineSpec(CombineKind.ThreeBand, t.Wide, t.Narrow),
+        GrayColorCombiner => new CombineSpec(CombineKind.GrayColor),
+        _ => throw new FastIFException($"combiner {combiner.GetType().Name} is not a built-in one; the fused GPU step only runs the built-in combiners"),
+    };
+
+    /// <summary>The combiner a <see cref="CombineSpec"/> describes (the inverse of <see cref="Describe"/>).</summary>
+    public static ICombiner FromSpec(CombineSpec spec) => spec.Kind switch
+    {
+        CombineKind.Mean => Mean,
+        CombineKind.LowHigh => new LowHighCombiner(spec.KernelA ?? throw new FastIFException("low/high combiner spec without a kernel"), spec.Halve),
+        CombineKind.ThreeBand => new ThreeBandCombiner(spec.KernelA ?? throw new FastIFException("three-band combiner spec without its wide kernel"),
+            spec.KernelB ?? throw new FastIFException("three-band combiner spec without its narrow kernel")),
+        _ => GrayColor,
+    };
+
     /// <summary>One component, used as is (plain text-to-image and every single-prompt mode).</summary>
     public static ICombiner Single { get; } = new MeanCombiner(1);
 
@@ -26,7 +62,7 @@ public static class Combiners
     /// kernel size and σ (reflect padding); variance = mean of both. <paramref name="halve"/> divides the ε sum by 2
     /// as the visual_anagrams code base's mean reduction would.
     /// </summary>
-    public static ICombiner LowHighPass(int kernelSize, float sigma, bool halve = false) => new LowHighCombiner(kernelSize, sigma, halve);
+    public static ICombiner LowHighPass(int kernelSize, float sigma, bool halve = false) => new LowHighCombiner(GaussianBlur.Kernel(kernelSize, sigma), halve);
 
     /// <summary>
     /// Three frequency bands: ε = lowpass_wide(ε₀) + (lowpass_narrow − lowpass_wide)(ε₁) + (identity − lowpass_narrow)(ε₂);
@@ -50,6 +86,8 @@ public static class Combiners
 
     private sealed class ThreeBandCombiner(float[] wide, float[] narrow) : ICombiner
     {
+        public float[] Wide => wide;
+        public float[] Narrow => narrow;
         public int Components => 3;
 
         public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)
@@ -100,9 +138,11 @@ public static class Combiners
         }
     }
 
-    private sealed class LowHighCombiner(int kernelSize, float sigma, bool halve) : ICombiner
+    private sealed class LowHighCombiner(float[] kernel, bool halve) : ICombiner
     {
-        private readonly float[] _kernel = GaussianBlur.Kernel(kernelSize, sigma);
+        private readonly float[] _kernel = kernel;
+        public float[] Kernel => _kernel;
+        public bool Halve => halve;
         public int Components => 2;
 
         public void Combine(IReadOnlyList<float[]> estimates, int h, int w, Span<float> dst)

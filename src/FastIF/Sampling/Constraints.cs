@@ -45,6 +45,9 @@ public interface IConstraint
 /// </summary>
 public sealed class KeepRegionConstraint(float[] mask) : IConstraint
 {
+    /// <summary>1 where the model paints, <c>[B, 1, H, W]</c> or one <c>[H, W]</c> mask for every image.</summary>
+    public float[] Mask => mask;
+
     /// <inheritdoc/>
     public void AfterStep(StepState s) => Masks.Blend(mask, s.Batch, s.Height * s.Width, s.X, s.XPrev, s.XPrev);
 }
@@ -56,6 +59,11 @@ public sealed class KeepRegionConstraint(float[] mask) : IConstraint
 /// </summary>
 public sealed class RePaintConstraint(float[] original, float[] mask) : IConstraint
 {
+    /// <summary>The image whose known region is kept, <c>[B, 3, H, W]</c>.</summary>
+    public float[] Original => original;
+    /// <summary>1 where the model paints, <c>[B, 1, H, W]</c> or one <c>[H, W]</c> mask for every image.</summary>
+    public float[] Mask => mask;
+
     /// <inheritdoc/>
     public void AfterStep(StepState s)
     {
@@ -80,6 +88,15 @@ public sealed class RePaintConstraint(float[] original, float[] mask) : IConstra
 /// </summary>
 public sealed class DifferentialDiffusionConstraint(float[] original, float[] map, bool discardInitialDraw = true, bool soft = false) : IConstraint
 {
+    /// <summary>The image being edited, <c>[B, 3, H, W]</c>.</summary>
+    public float[] Original => original;
+    /// <summary>The strength map, <c>[B, 1, H, W]</c> or one <c>[H, W]</c> map for every image.</summary>
+    public float[] Map => map;
+    /// <summary>Whether step 0 discards one draw first (the official code's unused draw).</summary>
+    public bool DiscardInitialDraw => discardInitialDraw;
+    /// <summary>Blend instead of a hard reset.</summary>
+    public bool Soft => soft;
+
     /// <inheritdoc/>
     public void BeforeStep(StepState s)
     {
@@ -88,29 +105,41 @@ public sealed class DifferentialDiffusionConstraint(float[] original, float[] ma
         s.Noise.Next(z);
         var noised = new float[original.Length];
         s.Scheduler.AddNoise(original, z, Enumerable.Repeat(s.T, s.Batch).ToArray(), noised);
-        if (s.Index == 0)
+        Reset(s.X, noised, map, s.Batch, s.Height * s.Width, s.Index, s.Count, soft);
+    }
+
+    /// <summary>
+    /// The per-pixel rule of step <paramref name="index"/> of <paramref name="count"/>: at step 0 x becomes the noised
+    /// original; later a pixel whose map value exceeds index/count is reset to it (or, <paramref name="soft"/>, blended by
+    /// <c>clamp((m − index/count)·count, 0, 1)</c>).
+    /// </summary>
+    public static void Reset(Span<float> x, ReadOnlySpan<float> noised, float[] map, int batch, int hw, int index, int count, bool soft)
+    {
+        if (index == 0)
         {
-            noised.CopyTo(s.X, 0);
+            noised.CopyTo(x);
             return;
         }
-        float threshold = (float)s.Index / s.Count;
-        int hw = s.Height * s.Width;
-        if (map.Length != s.Batch * hw && map.Length != hw)
-            throw new ShapeException($"differential diffusion map has {map.Length} values, expected {s.Batch}x{s.Height}x{s.Width}");
-        for (int b = 0; b < s.Batch; b++)
+        if (map.Length != batch * hw && map.Length != hw)
+            throw new ShapeException($"differential diffusion map has {map.Length} values, expected {batch}x{hw} or {hw}");
+        float threshold = Threshold(index, count);
+        for (int b = 0; b < batch; b++)
             for (int c = 0; c < 3; c++)
                 for (int p = 0; p < hw; p++)
                 {
                     int i = (b * 3 + c) * hw + p;
                     float m = map[(map.Length == hw ? 0 : b * hw) + p];
-                    if (!soft) { if (m > threshold) s.X[i] = noised[i]; }
+                    if (!soft) { if (m > threshold) x[i] = noised[i]; }
                     else
                     {
-                        float wgt = Math.Clamp((m - threshold) * s.Count, 0f, 1f);
-                        s.X[i] = wgt * noised[i] + (1 - wgt) * s.X[i];
+                        float wgt = Math.Clamp((m - threshold) * count, 0f, 1f);
+                        x[i] = wgt * noised[i] + (1 - wgt) * x[i];
                     }
                 }
     }
+
+    /// <summary>The strength a pixel must exceed to be reset at step <paramref name="index"/> of <paramref name="count"/>.</summary>
+    public static float Threshold(int index, int count) => (float)index / count;
 }
 
 /// <summary>Mask arithmetic shared by the inpainting start and constraints.</summary>

@@ -23,6 +23,12 @@ public sealed class PhiloxNoise(ulong seed) : INoiseSource
     /// <summary>Index of the next draw.</summary>
     public ulong DrawIndex => _draw;
 
+    /// <summary>The key of the stream.</summary>
+    public ulong Seed => seed;
+
+    /// <summary>Moves past <paramref name="draws"/> draws without computing them (a GPU step produced them in its kernels).</summary>
+    public void Skip(ulong draws) => _draw += draws;
+
     /// <inheritdoc/>
     public void Next(Span<float> dst)
     {

@@ -56,6 +56,13 @@ public sealed record SamplerRequest
     public bool CheckFinite { get; init; } = true;
     /// <summary>What the run is called in errors ("stage I", "stage II").</summary>
     public string Stage { get; init; } = "sampling";
+    /// <summary>
+    /// Run the fused step (<see cref="FusedSampler"/>: a plan, the backend's step kernels, on the GPU one CUDA graph per
+    /// step) instead of the host loop. Null chooses: fused on a CUDA backend, the host loop on the CPU (the reference).
+    /// </summary>
+    public bool? Fused { get; init; }
+    /// <summary>With the fused step on a CUDA backend: capture the step as a graph and replay it (default) or launch eagerly.</summary>
+    public bool Graph { get; init; } = true;
 }
 
 /// <summary>A sampling step produced NaN or Inf: the message names the stage, step, timestep and the tensor.</summary>
@@ -76,24 +83,16 @@ public static class Sampler
     {
         var unet = r.UNet;
         var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
+        if (r.Fused ?? be is Backends.Cuda.CudaBackend) return FusedSampler.Run(r, cancel);
         var cfg = unet.Config;
         int b = r.Batch, h = r.Height, w = r.Width, k = r.Components.Count, hw = h * w, img = 3 * hw;
         int cin = cfg.InChannels;
         Validate(r, cin);
-        int textLen = r.NegativeEmbeds.Length / (b * cfg.EncoderHidDim), e = cfg.EncoderHidDim;
         bool cfgOn = r.GuidanceScale > 1f;
         int halves = cfgOn ? 2 : 1, unetBatch = halves * k * b;
 
-        // Text states of the batch [neg(k=0..K-1, b) ; pos(k, b)] never change: upload once.
-        var ehs = new float[unetBatch * textLen * e];
-        for (int half = 0; half < halves; half++)
-            for (int c = 0; c < k; c++)
-            {
-                var src = cfgOn && half == 0 ? r.NegativeEmbeds : r.Components[c].PromptEmbeds;
-                src.CopyTo(ehs, ((half * k + c) * b) * textLen * e);
-            }
-        using var ehsT = be.FromHost(ehs, new Shape(unetBatch, textLen, e));
-        using var cls = r.ClassLabel is { } nl ? be.FromHost(Enumerable.Repeat((float)nl, unetBatch).ToArray(), new Shape(unetBatch)) : null;
+        using var ehsT = TextStates(r, be, halves);
+        using var cls = ClassLabels(r, be, unetBatch);
 
         var x = (float[])r.Start.Clone();
         var prevTimes = TimestepLists.Previous(r.Timesteps);
@@ -167,7 +166,28 @@ public static class Sampler
         return x;
     }
 
-    private static void RequireFinite(SamplerRequest r, float[] values, string what, int step, int steps, long t)
+    /// <summary>
+    /// The text states of the UNet batch, <c>[neg(component 0..K−1, image) ; pos(component, image)]</c> (the negative half
+    /// only with guidance), uploaded once: they never change during a run.
+    /// </summary>
+    internal static Tensor TextStates(SamplerRequest r, IBackend be, int halves)
+    {
+        int b = r.Batch, k = r.Components.Count, e = r.UNet.Config.EncoderHidDim, textLen = r.NegativeEmbeds.Length / (b * e);
+        var ehs = new float[halves * k * b * textLen * e];
+        for (int half = 0; half < halves; half++)
+            for (int c = 0; c < k; c++)
+            {
+                var src = halves == 2 && half == 0 ? r.NegativeEmbeds : r.Components[c].PromptEmbeds;
+                src.CopyTo(ehs, ((half * k + c) * b) * textLen * e);
+            }
+        return be.FromHost(ehs, new Shape(halves * k * b, textLen, e));
+    }
+
+    /// <summary>Stage II's class labels (the augmentation level) for every image of the UNet batch; null for stage I.</summary>
+    internal static Tensor? ClassLabels(SamplerRequest r, IBackend be, int unetBatch) =>
+        r.ClassLabel is { } nl ? be.FromHost(Enumerable.Repeat((float)nl, unetBatch).ToArray(), new Shape(unetBatch)) : null;
+
+    internal static void RequireFinite(SamplerRequest r, float[] values, string what, int step, int steps, long t)
     {
         int bad = 0, first = -1;
         for (int j = 0; j < values.Length; j++)
@@ -177,12 +197,15 @@ public static class Sampler
                 if (first < 0) first = j;
             }
         if (bad == 0) return;
-        throw new NonFiniteException($"{r.Stage} step {step + 1}/{steps} (t={t}): {what} holds {bad} NaN/Inf value(s) of {values.Length} " +
-            $"(first at index {first}, {values[first]}). Likely causes: fp16 overflow (try --precision bf16 or fp32), corrupt weights, " +
-            "or extreme inputs; --no-nan-check runs on regardless");
+        throw NonFinite(r, what, step, steps, t, bad, values.Length, $"first at index {first}, {values[first]}");
     }
 
-    private static int[] Levels(SamplerRequest r)
+    internal static NonFiniteException NonFinite(SamplerRequest r, string what, int step, int steps, long t, long bad, long total, string detail) =>
+        new($"{r.Stage} step {step + 1}/{steps} (t={t}): {what} holds {bad} NaN/Inf value(s) of {total} " +
+            $"({detail}). Likely causes: fp16 overflow (try --precision bf16 or fp32), corrupt weights, " +
+            "or extreme inputs; --no-nan-check runs on regardless");
+
+    internal static int[] Levels(SamplerRequest r)
     {
         int n = r.Timesteps.Length;
         var levels = r.Levels ?? Enumerable.Range(0, n + 1).Select(l => n - l).ToArray();
@@ -198,7 +221,7 @@ public static class Sampler
         return Math.Min(downs, r.StopAfter ?? int.MaxValue);
     }
 
-    private static double AlphaBarAtLevel(SamplerRequest r, int level) =>
+    internal static double AlphaBarAtLevel(SamplerRequest r, int level) =>
         level == 0 ? 1.0 : r.Scheduler.AlphaBar(r.Timesteps[r.Timesteps.Length - level]);
 
     /// <summary>Forward diffusion from ᾱ_a up to ᾱ_b: x ← √(ᾱ_b/ᾱ_a)·x + √(1 − ᾱ_b/ᾱ_a)·z, one fresh draw.</summary>
@@ -220,7 +243,7 @@ public static class Sampler
                 throw new FastIFException($"level walk moves from {levels[j - 1]} to {levels[j]}: every move is one level up or down within [0, {n}]");
     }
 
-    private static void Validate(SamplerRequest r, int cin)
+    internal static void Validate(SamplerRequest r, int cin)
     {
         int b = r.Batch, img = 3 * r.Height * r.Width;
         if (b < 1) throw new FastIFException($"batch must be at least 1, got {b}");

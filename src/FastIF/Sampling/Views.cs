@@ -29,6 +29,19 @@ public abstract class PixelView : IView
     /// <summary>Multiplier on values (−1 for negation).</summary>
     protected virtual float Sign => 1f;
 
+    /// <summary>The value multiplier (the fused GPU step applies it with <see cref="GatherTable"/>).</summary>
+    public float ValueSign => Sign;
+
+    /// <summary>For every output pixel (row-major, output size) its source pixel: <c>Apply</c> as one gather table.</summary>
+    public int[] GatherTable(int h, int w)
+    {
+        var (oh, ow) = OutputSize(h, w);
+        var table = new int[oh * ow];
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) table[y * ow + x] = Source(y, x, h, w);
+        return table;
+    }
+
     /// <inheritdoc/>
     public void Apply(ReadOnlySpan<float> src, Span<float> dst, int c, int h, int w)
     {
