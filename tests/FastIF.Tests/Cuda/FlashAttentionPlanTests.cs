@@ -63,6 +63,29 @@ public class FlashAttentionPlanTests
     }
 
     [Fact]
+    public void KernelLimitsAreThePlansLimits()
+    {
+        // The kernel's register arrays are sized by its #defines; the plan must never ask for more.
+        var text = File.ReadAllText(Path.Combine(NvrtcCompileTests.KernelDir(), "attention.cu"));
+        int Define(string name)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(text, $@"(?m)^#define {name} (\d+)");
+            Assert.True(m.Success, $"attention.cu has no #define {name}");
+            return int.Parse(m.Groups[1].Value);
+        }
+        Assert.Equal(FlashAttentionPlan.Warps, Define("FLASH_WARPS"));
+        Assert.Equal(FlashAttentionPlan.MaxHeadDim, Define("FLASH_MAX_D"));
+        Assert.Equal(FlashAttentionPlan.MaxBlockQ, Define("FLASH_MAX_ROWS") * Define("FLASH_WARPS"));
+        Assert.Equal(FlashAttentionPlan.MaxBlockK, Define("FLASH_MAX_KEY_SLOTS") * 32);
+        foreach (int d in Enumerable.Range(1, FlashAttentionPlan.MaxHeadDim))
+        {
+            var p = FlashAttentionPlan.For(Shape(1, 10, 1, d));
+            Assert.InRange(p.BlockQ, FlashAttentionPlan.Warps, FlashAttentionPlan.MaxBlockQ);
+            Assert.InRange(p.BlockK, 32, FlashAttentionPlan.MaxBlockK);
+        }
+    }
+
+    [Fact]
     public void GemmStaysTheDefault()
     {
         Assert.Equal(AttentionKernel.Gemm, new CudaBackendOptions().AttentionKernel);
