@@ -6,7 +6,8 @@ namespace FastIF.Backends.Cuda;
 
 // Attention as strided-batched cuBLAS GEMMs (one batch entry per head) around a row softmax kernel. The scores are fp32;
 // the second key/value set (IF's text tokens beside the image tokens) is written at a column offset of the same score
-// rows, so the two sets are never concatenated.
+// rows, so the two sets are never concatenated. CudaBackendOptions.AttentionKernel = Flash sends the validated operands to
+// the fused kernel instead (CudaBackend.FlashAttention.cs).
 public sealed unsafe partial class CudaBackend
 {
     /// <inheritdoc/>
@@ -30,6 +31,12 @@ public sealed unsafe partial class CudaBackend
         }
         var y = New(new Shape(n, nq, c));
         if (y.Shape.Elements == 0 || nk == 0) return y;
+        if (Options.AttentionKernel == AttentionKernel.Flash)
+        {
+            try { FlashAttention(a, qs, ks, vs, k2s, v2s, bias, biasStride / 4, scale, y); }
+            catch { y.Dispose(); throw; }  // a shape the kernel refuses (head dim over 128) must not leak the output
+            return y;
+        }
         long rows = (long)heads * nq;
         var scores = _pool.Rent(rows * nk * 4, "attention scores");
         var probs = _pool.Rent(rows * nk * Precision.Size(), "attention probabilities");

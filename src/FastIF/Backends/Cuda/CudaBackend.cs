@@ -8,7 +8,9 @@ namespace FastIF.Backends.Cuda;
 /// <param name="Precision">Storage type of weights and activations: F16 (default), BF16 or F32. Math is fp32 throughout.</param>
 /// <param name="Device">CUDA device ordinal.</param>
 /// <param name="WorkspaceBytes">Scratch memory shared by cuDNN and cuBLAS(Lt).</param>
-public sealed record CudaBackendOptions(DType Precision = DType.F16, int Device = 0, long WorkspaceBytes = 256L << 20);
+/// <param name="AttentionKernel">How attention is computed: cuBLAS GEMMs around a softmax (default until the fused kernel is measured on a GPU) or the fused flash kernel.</param>
+public sealed record CudaBackendOptions(DType Precision = DType.F16, int Device = 0, long WorkspaceBytes = 256L << 20,
+    AttentionKernel AttentionKernel = AttentionKernel.Gemm);
 
 /// <summary>
 /// The GPU backend: the same op contract as <see cref="Cpu.CpuBackend"/>, on one CUDA stream. Convolutions go through
