@@ -37,6 +37,8 @@ public static class BenchEnvironment
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["cpu"] = CpuName(),
             ["memory_bytes"] = File.Exists("/proc/meminfo") ? MemTotal() : null,
+            // A shared machine's other work shows in its timings: the 1/5/15-minute load averages at the end of the run.
+            ["loadavg"] = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : null,
         };
         if (backend is CudaBackend c)
         {
