@@ -68,11 +68,12 @@ internal static class ProfileCommand
             var calls = profiler.Collect(); // waits for the device
             var report = new ProfileReport
             {
-                Device = cuda?.Context.Name ?? BenchCommand.CpuName(), Backend = inner.Name, Preset = pr.GetValue(weights) ?? presetName,
+                Device = cuda?.Context.Name ?? BenchEnvironment.CpuName(), Backend = inner.Name, Preset = pr.GetValue(weights) ?? presetName,
                 Precision = cuda?.Precision.ToString().ToLowerInvariant() ?? "fp32", UNetBatch = b, Size = side,
                 WallMs = sw.Elapsed.TotalMilliseconds, Calls = calls, Commit = Environment.GetEnvironmentVariable("FASTIF_COMMIT"),
             };
             Print(report, pr.GetValue(top));
+            Console.WriteLine($"nvtx: {FastIF.Native.Nvtx.Status}");
             if (pr.GetValue(json) is { } path)
             {
                 report.Save(path);

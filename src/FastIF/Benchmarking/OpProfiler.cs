@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastIF.Backends;
+using FastIF.Native;
 using FastIF.Tensors;
 
 namespace FastIF.Benchmarking;
@@ -52,7 +53,8 @@ public sealed class HostOpClock : IOpClock
 
 /// <summary>
 /// A decorator that times every op of a forward pass and counts its FLOPs and bytes, for <c>fastif profile</c>: the
-/// per-op and per-kind table of one un-graphed step. Ops forward to the inner backend unchanged.
+/// per-op and per-kind table of one un-graphed step. Ops forward to the inner backend unchanged. Each op is also an NVTX
+/// range named like its table row (<see cref="Nvtx"/>), for Nsight timelines.
 /// </summary>
 public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
 {
@@ -72,7 +74,11 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     {
         double before = _flops.Total;
         int token = clock.Start();
-        var y = call();
+        // The same name as the tables print, so an nsys/ncu timeline lines up with this profile (free without a tool).
+        Nvtx.Push(op);
+        Tensor y;
+        try { y = call(); }
+        finally { Nvtx.Pop(); }
         clock.Stop(token);
         long bytes = y.Shape.Elements * y.Storage.Size();
         foreach (var t in inputs) if (t != null) bytes += t.Shape.Elements * t.Storage.Size();
