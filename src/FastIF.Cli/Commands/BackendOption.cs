@@ -23,19 +23,31 @@ internal static class BackendOption
         DefaultValueFactory = _ => "fp16",
     };
 
-    /// <summary>Opens the named backend; <paramref name="precision"/> applies to cuda only.</summary>
-    public static IBackend Resolve(string name, string precision = "fp16")
+    public static Option<string> CreateAttention() => new("--attention")
+    {
+        Description = "cuda attention: gemm (cuBLAS batched GEMMs around a softmax kernel) or flash (FastIF's fused online-softmax kernel)",
+        DefaultValueFactory = _ => "gemm",
+    };
+
+    /// <summary>Opens the named backend; <paramref name="precision"/> and <paramref name="attention"/> apply to cuda only.</summary>
+    public static IBackend Resolve(string name, string precision = "fp16", string attention = "gemm")
     {
         var dt = ParsePrecision(precision);
+        var kernel = attention switch
+        {
+            "gemm" => AttentionKernel.Gemm,
+            "flash" => AttentionKernel.Flash,
+            _ => throw new FastIFException($"unknown attention kernel \"{attention}\"; known: gemm, flash"),
+        };
         switch (name)
         {
             case "cpu":
                 return CpuBackend.Instance;
             case "cuda":
-                return new CudaBackend(new CudaBackendOptions(dt));
+                return new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: kernel));
             case "auto":
                 // Every command names the backend it ran on in its output, so the choice is never silent.
-                return CudaContext.DevicesPresent(out _) > 0 ? new CudaBackend(new CudaBackendOptions(dt)) : CpuBackend.Instance;
+                return CudaContext.DevicesPresent(out _) > 0 ? new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: kernel)) : CpuBackend.Instance;
             default:
                 throw new FastIFException($"unknown backend \"{name}\"; known: auto, cpu, cuda");
         }

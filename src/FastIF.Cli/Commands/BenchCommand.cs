@@ -42,14 +42,15 @@ internal static class BenchCommand
         var parts = new Option<string?>("--cascade-presets") { Description = "cascade: T5,stage I,stage II presets (default: t5-tiny,tiny,tiny-ii on the CPU, t5-xxl,if-i-xl,if-ii-l on a GPU)" };
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
+        var attention = BackendOption.CreateAttention();
         var graph = new Option<string>("--graph") { Description = "cuda: time the UNet call eagerly (off), as a CUDA graph (on) or both", DefaultValueFactory = _ => "both" };
         var cmd = new Command("bench", "Benchmark a preset on random weights: UNet sampling steps, T5 encodes or the whole cascade (default: IF-I-XL on a GPU, tiny on the CPU).")
-            { preset, weights, steps, warmup, images, views, size, dtype, seed, png, json, peaks, stageSteps, parts, backend, precision, graph };
+            { preset, weights, steps, warmup, images, views, size, dtype, seed, png, json, peaks, stageSteps, parts, backend, precision, attention, graph };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             if (pr.GetValue(peaks))
             {
-                using var probe = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
+                using var probe = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
                 var p = BenchEnvironment.PeaksNow(probe);
                 Console.WriteLine($"{BenchEnvironment.DeviceName(probe)}: GEMM {p.GemmTflops * 1000:F1} GFLOP/s, copy {p.CopyGBps:F1} GB/s ({p.How})");
                 return 0;
@@ -64,7 +65,7 @@ internal static class BenchCommand
             string? requested = pr.GetValue(preset);
             bool textModel = requested == Cascade || (requested != null && T5Presets.Names.Contains(requested));
             if (textModel && pr.GetResult(precision) is null or { Implicit: true }) precisionName = "bf16";
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, precisionName);
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, precisionName, pr.GetValue(attention)!);
             bool gpu = inner is CudaBackend;
             string presetName = requested ?? (gpu ? "if-i-xl" : "tiny");
             var run = new Run(pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed), pr.GetValue(json), BenchEnvironment.Command(pr.Tokens.Select(t => t.Value)), ct);

@@ -28,8 +28,9 @@ internal static class ProfileCommand
         var compare = new Option<string[]?>("--compare") { Description = "compare two profile JSON files (A B) instead of profiling", AllowMultipleArgumentsPerToken = true };
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
+        var attention = BackendOption.CreateAttention();
         var cmd = new Command("profile", "Time every op of one guided UNet call (per kind and per op, with FLOPs and bytes).")
-            { preset, weights, images, size, warmup, top, json, compare, backend, precision };
+            { preset, weights, images, size, warmup, top, json, compare, backend, precision, attention };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             if (pr.GetValue(compare) is { Length: > 0 } files)
@@ -41,7 +42,7 @@ internal static class ProfileCommand
             string presetName = pr.GetValue(preset)!;
             int n = pr.GetValue(images);
             if (n is < 1 or > 64) throw new FastIFException($"--batch {n} must be in [1, 64]");
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
             var cuda = inner as CudaBackend;
             using IOpClock clock = cuda != null ? new CudaOpClock(cuda) : new HostOpClock();
             var profiler = new OpProfiler(inner, clock);

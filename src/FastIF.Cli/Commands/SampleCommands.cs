@@ -31,6 +31,8 @@ internal static class SampleCommands
         public readonly Option<string?> Json = new("--json") { Description = "also write a JSON summary" };
         public readonly Option<string> Backend = BackendOption.Create();
         public readonly Option<string> Precision = BackendOption.CreatePrecision();
+        public readonly Option<string> Attention = BackendOption.CreateAttention();
+        public readonly Option<string> Graph = new("--graph") { Description = "cuda: replay each sampling step as one CUDA graph (on) or launch it eagerly (off)", DefaultValueFactory = _ => "on" };
         public readonly Option<string?> LowRes = new("--low-res") { Description = "stage II: the low-resolution PNG to condition on" };
         public readonly PromptOptions Text = new();
         public readonly Option<bool> NoNanCheck = new("--no-nan-check") { Description = "do not stop when a step produces NaN/Inf (checked after every step by default)" };
@@ -42,7 +44,7 @@ internal static class SampleCommands
 
         public void AddTo(Command c)
         {
-            Option[] own = [Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, LowRes, NoiseLevel, NoNanCheck,
+            Option[] own = [Model, Variant, Embeds, Seed, Steps, Timesteps, Guidance, Batch, Size, Out, Json, Backend, Precision, Attention, Graph, LowRes, NoiseLevel, NoNanCheck,
                 ConstrainImage, ConstrainMask, ConstrainMap];
             foreach (var o in own.Concat(Text.All))
                 c.Options.Add(o);
@@ -301,6 +303,12 @@ internal static class SampleCommands
         {
             OnStep = s => Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")),
             CheckFinite = !ctx.P.GetValue(ctx.C.NoNanCheck),
+            Graph = ctx.P.GetValue(ctx.C.Graph) switch
+            {
+                "on" => true,
+                "off" => false,
+                var g => throw new FastIFException($"--graph must be on or off, not \"{g}\""),
+            },
             Stage = ctx.Stage.UNet.Config.InChannels == 6 ? "stage II" : "stage I",
         }, ctx.Cancel);
     }
@@ -332,7 +340,7 @@ internal static class SampleCommands
         addOptions(cmd, common);
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
-            using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!, pr.GetValue(common.Precision)!);
+            using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!, pr.GetValue(common.Precision)!, pr.GetValue(common.Attention)!);
             using var stage = IFStage.Load(pr.GetValue(common.Model)!, be, pr.GetValue(common.Variant));
             int batch = pr.GetValue(common.Batch);
             if (batch is < 1 or > 64) throw new FastIFException($"--batch {batch} must be in [1, 64]");

@@ -18,10 +18,11 @@ internal static class UNetCommand
         var prefix = new Option<string>("--prefix") { Description = "name prefix of the input tensors, e.g. \"case0.\" for a fixture file", DefaultValueFactory = _ => "" };
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
-        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.") { model, inputs, output, variant, prefix, backend, precision };
+        var attention = BackendOption.CreateAttention();
+        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.") { model, inputs, output, variant, prefix, backend, precision, attention };
         cmd.SetAction(pr => CliErrors.Run(() =>
         {
-            using var be = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!);
+            using var be = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
             using var unet = UNet2DCondition.Load(pr.GetValue(model)!, be, pr.GetValue(variant));
             using var io = SafetensorsFile.Open(pr.GetValue(inputs)!);
             string p = pr.GetValue(prefix)!;

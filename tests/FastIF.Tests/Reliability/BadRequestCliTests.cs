@@ -91,6 +91,8 @@ public class BadRequestCliTests : IDisposable
     [InlineData("--timesteps", "990,abc", "\"abc\"")]
     [InlineData("--precision", "fp8", "precision \"fp8\"")]
     [InlineData("--backend", "tpu", "backend \"tpu\"")]
+    [InlineData("--attention", "sdpa", "attention kernel \"sdpa\"")]
+    [InlineData("--graph", "maybe", "--graph must be on or off")]
     public void OutOfRangeOrUnknownValues(string option, string value, string expected) => Refused(expected, Gen(option, value));
 
     [Fact]
