@@ -10,6 +10,7 @@
 #   peers   diffusers eager and torch.compile on the same weights and shapes
 #   profile one eager UNet call per op (fastif profile) for each preset
 #   cascade real-size random IF-I-XL + T5-XXL and IF-II-L snapshots, then `fastif cascade` on the GPU (per-stage figures)
+#   modes   every sampling mode on those snapshots with the fused step (time, load, peak device memory per mode)
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 mkdir -p .git/info && touch .git/info/exclude
@@ -72,9 +73,36 @@ for stage in "\$@"; do
       \$fastif cascade --stage1 \$snap/if1 --stage2 \$snap/if2 --variant1 fp16 --variant2 fp16 --backend cuda \
         --prompt "a photo of a red panda astronaut, oil painting" --json \$res/cascade-cuda.json --out \$res/cascade.png \
         --out-stage1 \$res/cascade-stage1.png > \$res/cascade.txt 2>&1; tail -5 \$res/cascade.txt ;;
+    modes)
+      # Every sampling mode on the cascade stage's real-size random snapshots, fused step on the GPU: time, load time and
+      # peak device memory per mode in mode-*.json (graph on; generate also eager and with flash attention).
+      snap=/tmp/fastif-snap
+      { [ -f \$snap/if1/unet/config.json ] && [ -f \$snap/if2/unet/config.json ]; } || { echo "run the cascade stage first: it makes the snapshots"; continue; }
+      python3 - \$res/mask.png \$res/map.png <<'PY'
+import struct, sys, zlib
+def png(path, f, n=64):
+    raw = b"".join(b"\x00" + bytes(f(x, y) for x in range(n)) for y in range(n))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", n, n, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+png(sys.argv[1], lambda x, y: 255 if 16 <= x < 48 and 16 <= y < 48 else 0)
+png(sys.argv[2], lambda x, y: x * 4)
+PY
+      \$fastif embeds random --dim 4096 --out \$res/a.safetensors > /dev/null && \$fastif embeds random --dim 4096 --seed 1 --out \$res/b.safetensors > /dev/null
+      c="--model \$snap/if1 --variant fp16 --backend cuda --timesteps fast27 --embeds \$res/a.safetensors"
+      mode() { n=\$1; shift; \$fastif "\$@" --json \$res/mode-\$n.json --out \$res/mode-\$n.png > \$res/mode-\$n.txt 2>&1; echo "\$n: \$(tail -1 \$res/mode-\$n.txt)"; }
+      mode generate generate \$c
+      mode generate-eager generate \$c --graph off
+      mode generate-flash generate \$c --attention flash
+      mode edit edit \$c --image \$res/mode-generate.png --strength 0.6
+      mode inpaint inpaint \$c --image \$res/mode-generate.png --mask \$res/mask.png
+      mode repaint inpaint \$c --image \$res/mode-generate.png --mask \$res/mask.png --repaint
+      mode anagram anagram \$c --embeds \$res/b.safetensors --views identity,flip_v
+      mode hybrid hybrid \$c --embeds \$res/b.safetensors
+      mode diffdiff diffdiff \$c --image \$res/mode-generate.png --map \$res/map.png
+      mode upscale upscale --model \$snap/if2 --variant fp16 --backend cuda --timesteps smart27 --embeds \$res/a.safetensors --low-res \$res/mode-generate.png --size 256 ;;
     profile)
       for p in \$presets; do \$fastif profile --backend cuda --preset \$p --batch 1 --json \$res/profile-\$p-b1.json > \$res/profile-\$p.txt 2>&1; done ;;
-    *) echo "unknown stage \$stage (tests, bench, peers, profile, cascade)" ;;
+    *) echo "unknown stage \$stage (tests, bench, peers, profile, cascade, modes)" ;;
   esac
 done
 tar -C \$OUT -czf \$OUT/results.tar.gz results && rm -rf \$res

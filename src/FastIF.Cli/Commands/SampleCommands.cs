@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using FastIF.Backends.Cuda;
 using FastIF.Diffusion;
 using FastIF.Imaging;
 using FastIF.Pipelines;
@@ -52,8 +53,21 @@ internal static class SampleCommands
     }
 
     /// <summary>What a mode needs from the shared flags, resolved.</summary>
+    /// <summary>The largest device memory in use (driver's view) seen after any step; null on the CPU.</summary>
+    private sealed class DevicePeak(CudaBackend? cuda)
+    {
+        public long? Bytes { get; private set; }
+
+        public void Sample()
+        {
+            if (cuda == null) return;
+            var (free, total) = cuda.Context.MemoryInfo();
+            Bytes = Math.Max(Bytes ?? 0, total - free);
+        }
+    }
+
     private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, CancellationToken Cancel,
-        IReadOnlyList<EncodedPrompt> Encoded, int Row = 0)
+        IReadOnlyList<EncodedPrompt> Encoded, DevicePeak Peak, int Row = 0)
     {
         public TextConditioning Text(int i = 0)
         {
@@ -301,7 +315,7 @@ internal static class SampleCommands
         var sw = Stopwatch.StartNew();
         return Sampler.Run(req with
         {
-            OnStep = s => Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")),
+            OnStep = s => { ctx.Peak.Sample(); Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")); },
             CheckFinite = !ctx.P.GetValue(ctx.C.NoNanCheck),
             Graph = ctx.P.GetValue(ctx.C.Graph) switch
             {
@@ -341,7 +355,10 @@ internal static class SampleCommands
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             using var be = BackendOption.Resolve(pr.GetValue(common.Backend)!, pr.GetValue(common.Precision)!, pr.GetValue(common.Attention)!);
+            var load = Stopwatch.StartNew();
             using var stage = IFStage.Load(pr.GetValue(common.Model)!, be, pr.GetValue(common.Variant));
+            double loadSeconds = load.Elapsed.TotalSeconds;
+            var peak = new DevicePeak(be as CudaBackend);
             int batch = pr.GetValue(common.Batch);
             if (batch is < 1 or > 64) throw new FastIFException($"--batch {batch} must be in [1, 64]");
             int size = pr.GetValue(common.Size) ?? stage.UNet.Config.SampleSize;
@@ -352,7 +369,7 @@ internal static class SampleCommands
             var prompts = pr.GetValue(common.Text.Prompts) ?? [];
             if (prompts.Length > 0 && (pr.GetValue(common.Embeds) ?? []).Length > 0) throw new FastIFException("give prompts as --prompt or as --embeds files, not both");
             var encoded = prompts.Length > 0 ? common.Text.EncodeAll(pr, pr.GetValue(common.Model)!, be, ct) : [];
-            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)), ct, encoded);
+            var first = new Ctx(stage, pr, common, batch, size, new PhiloxNoise(pr.GetValue(common.Seed)), ct, encoded, peak);
             int rowCount = rows?.Invoke(first) ?? 1;
             var sw = Stopwatch.StartNew();
             var grid = new List<float[]>();
@@ -368,7 +385,10 @@ internal static class SampleCommands
             Console.WriteLine($"{name}: wrote {outPath} ({rowCount} row(s) of {batch} image(s) {size}x{size}, {sw.Elapsed.TotalSeconds:F1} s on {be.Name})");
             if (pr.GetValue(common.Json) is { } json)
                 File.WriteAllText(json, JsonSerializer.Serialize(new { mode = name, output = outPath, seed = pr.GetValue(common.Seed), batch, size,
-                    seconds = sw.Elapsed.TotalSeconds, backend = be.Name }) + "\n");
+                    seconds = sw.Elapsed.TotalSeconds, load_seconds = loadSeconds, backend = be.Name,
+                    precision = be is CudaBackend cb ? cb.Precision.ToString() : "F32", graph = be is CudaBackend ? pr.GetValue(common.Graph) : null,
+                    attention = be is CudaBackend ? pr.GetValue(common.Attention) : null, peak_device_used_bytes = peak.Bytes,
+                    device = be is CudaBackend c2 ? c2.Context.Name : null }) + "\n");
             return 0;
         })));
         return cmd;
