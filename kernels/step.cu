@@ -25,6 +25,11 @@ struct fastif_step_run {
     int batch, hw, steps, bound, learned, after, soft, pad1;
 };
 
+// The host structs (StepRow, StepRunConstants) declare the same fields in the same order with natural alignment;
+// StepKernelContractTests pins their sizes and offsets to these numbers (NVRTC 11.8 has no constant offsetof).
+static_assert(sizeof(fastif_step_row) == 96, "fastif_step_row must match FastIF.Sampling.StepRow");
+static_assert(sizeof(fastif_step_run) == 128, "fastif_step_run must match StepRunConstants");
+
 #define RUN_ROW(run) (((const fastif_step_row*)(run)->rows)[*(const int*)(run)->counter])
 
 FASTIF_DEVICE float step_load(const void* p, int type, fastif_index i) {

@@ -108,7 +108,22 @@ public sealed class CudaStepKernels : IStepKernels
 
     private static ulong Ptr(CudaTensor? t) => t?.Pointer ?? 0;
 
-    private CudaFunction Fn(string name) => _be.Kernel(Source, "fastif_step_" + name);
+    /// <summary>
+    /// Every kernel of step.cu this class launches and its parameter count: checked at each launch, and against the
+    /// compiled PTX by the NVRTC tests (no GPU needed), so a kernel and its launch cannot drift apart unnoticed.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, int> Arity = new Dictionary<string, int>
+    {
+        ["timesteps"] = 3, ["before"] = 2, ["assemble"] = 10, ["guide"] = 10, ["blur"] = 8, ["combine"] = 10,
+        ["x0"] = 4, ["quantile"] = 3, ["update"] = 6, ["advance"] = 1, ["renoise"] = 5,
+    };
+
+    private void Launch(string name, in KernelArgs args, uint grid, uint block)
+    {
+        if (!Arity.TryGetValue(name, out int n) || n != args.Count)
+            throw new InvalidOperationException($"step kernel {name}: launched with {args.Count} arguments, its table says {(Arity.ContainsKey(name) ? n : "nothing")}");
+        args.Launch(_be.Kernel(Source, "fastif_step_" + name), grid, block, _be.Stream);
+    }
 
     private uint Grid(long n) => _be.GridFor(n);
 
@@ -137,17 +152,16 @@ public sealed class CudaStepKernels : IStepKernels
     public void BeforeStep()
     {
         if (Plan.Before == null) return;
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer).Launch(Fn("before"), Grid(Plan.SampleSize / 4 + 1), 256, _be.Stream);
+        Launch("before", new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer), Grid(Plan.SampleSize / 4 + 1), 256);
     }
 
     /// <inheritdoc/>
     public void Assemble()
     {
         var p = Plan;
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_timesteps.Pointer).I32(p.UNetBatch).Launch(Fn("timesteps"), 1, 256, _be.Stream);
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer).Ptr(Ptr(_cond)).Ptr(_gather.Pointer).Ptr(_signs.Pointer).Ptr(_input.Pointer)
-            .I32(CudaBackend.TypeCode(_input.Storage)).I32(p.Components).I32(p.Halves).I32(p.InChannels)
-            .Launch(Fn("assemble"), Grid(_input.Shape.Elements), 256, _be.Stream);
+        Launch("timesteps", new KernelArgs().Ptr(_run.Pointer).Ptr(_timesteps.Pointer).I32(p.UNetBatch), 1, 256);
+        Launch("assemble", new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer).Ptr(Ptr(_cond)).Ptr(_gather.Pointer).Ptr(_signs.Pointer).Ptr(_input.Pointer)
+            .I32(CudaBackend.TypeCode(_input.Storage)).I32(p.Components).I32(p.Halves).I32(p.InChannels), Grid(_input.Shape.Elements), 256);
     }
 
     /// <inheritdoc/>
@@ -158,9 +172,8 @@ public sealed class CudaStepKernels : IStepKernels
             throw new ShapeException($"fused step: UNet output {unetOutput}, expected a {_raw.Storage} tensor {_raw.Shape} of this backend");
         _be.CopyInto(y, _raw);
         bool mean = p.Combine.Kind == CombineKind.Mean;
-        new KernelArgs().Ptr(_run.Pointer).Ptr(y.Pointer).I32(CudaBackend.TypeCode(y.Storage)).Ptr(_scatter.Pointer).Ptr(_signs.Pointer)
-            .Ptr(mean ? _model.Pointer : _est!.Pointer).F32(p.Guidance).I32(p.Components).I32(p.Halves).I32(mean ? 1 : 0)
-            .Launch(Fn("guide"), Grid((long)p.Batch * 6 * p.Pixels), 256, _be.Stream);
+        Launch("guide", new KernelArgs().Ptr(_run.Pointer).Ptr(y.Pointer).I32(CudaBackend.TypeCode(y.Storage)).Ptr(_scatter.Pointer).Ptr(_signs.Pointer)
+            .Ptr(mean ? _model.Pointer : _est!.Pointer).F32(p.Guidance).I32(p.Components).I32(p.Halves).I32(mean ? 1 : 0), Grid((long)p.Batch * 6 * p.Pixels), 256);
         if (mean) return;
 
         ulong Est(int c) => _est!.Pointer + (ulong)((long)c * 2 * p.SampleSize * 4);
@@ -179,9 +192,8 @@ public sealed class CudaStepKernels : IStepKernels
                 break;
         }
         int kind = spec.Kind switch { CombineKind.LowHigh => 1, CombineKind.ThreeBand => 2, _ => 3 };
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_est!.Pointer).Ptr(_blurred[0].Pointer).Ptr(_blurred[1].Pointer).Ptr(_blurred[2].Pointer)
-            .Ptr(_blurred[3].Pointer).Ptr(_model.Pointer).I32(kind).I32(spec.Halve ? 1 : 0).I32(p.Components)
-            .Launch(Fn("combine"), Grid((long)p.Batch * 6 * p.Pixels), 256, _be.Stream);
+        Launch("combine", new KernelArgs().Ptr(_run.Pointer).Ptr(_est!.Pointer).Ptr(_blurred[0].Pointer).Ptr(_blurred[1].Pointer).Ptr(_blurred[2].Pointer)
+            .Ptr(_blurred[3].Pointer).Ptr(_model.Pointer).I32(kind).I32(spec.Halve ? 1 : 0).I32(p.Components), Grid((long)p.Batch * 6 * p.Pixels), 256);
     }
 
     /// <summary>GaussianBlur.Apply on the noise channels: along rows into scratch, then along columns into <paramref name="dst"/>.</summary>
@@ -189,30 +201,25 @@ public sealed class CudaStepKernels : IStepKernels
     {
         var p = Plan;
         uint grid = Grid(p.SampleSize);
-        new KernelArgs().Ptr(_run.Pointer).Ptr(src).Ptr(_tmp!.Pointer).Ptr(taps.Pointer).I32(size / 2).I32(p.Height).I32(p.Width).I32(0)
-            .Launch(Fn("blur"), grid, 256, _be.Stream);
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_tmp.Pointer).Ptr(dst.Pointer).Ptr(taps.Pointer).I32(size / 2).I32(p.Height).I32(p.Width).I32(1)
-            .Launch(Fn("blur"), grid, 256, _be.Stream);
+        Launch("blur", new KernelArgs().Ptr(_run.Pointer).Ptr(src).Ptr(_tmp!.Pointer).Ptr(taps.Pointer).I32(size / 2).I32(p.Height).I32(p.Width).I32(0), grid, 256);
+        Launch("blur", new KernelArgs().Ptr(_run.Pointer).Ptr(_tmp.Pointer).Ptr(dst.Pointer).Ptr(taps.Pointer).I32(size / 2).I32(p.Height).I32(p.Width).I32(1), grid, 256);
     }
 
     /// <inheritdoc/>
     public void Update()
     {
         var p = Plan;
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_model.Pointer).Ptr(_x.Pointer).Ptr(_x0.Pointer)
-            .Launch(Fn("x0"), Grid(p.SampleSize), 256, _be.Stream);
+        Launch("x0", new KernelArgs().Ptr(_run.Pointer).Ptr(_model.Pointer).Ptr(_x.Pointer).Ptr(_x0.Pointer), Grid(p.SampleSize), 256);
         if (p.Bound == X0Bound.Dynamic)
-            new KernelArgs().Ptr(_run.Pointer).Ptr(_x0.Pointer).Ptr(_scale.Pointer).Launch(Fn("quantile"), (uint)p.Batch, 1024, _be.Stream);
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_model.Pointer).Ptr(_x.Pointer).Ptr(_seen.Pointer).Ptr(_x0.Pointer).Ptr(_scale.Pointer)
-            .Launch(Fn("update"), Grid(p.SampleSize / 4 + 1), 256, _be.Stream);
-        new KernelArgs().Ptr(_run.Pointer).Launch(Fn("advance"), 1, 32, _be.Stream);
+            Launch("quantile", new KernelArgs().Ptr(_run.Pointer).Ptr(_x0.Pointer).Ptr(_scale.Pointer), (uint)p.Batch, 1024);
+        Launch("update", new KernelArgs().Ptr(_run.Pointer).Ptr(_model.Pointer).Ptr(_x.Pointer).Ptr(_seen.Pointer).Ptr(_x0.Pointer).Ptr(_scale.Pointer), Grid(p.SampleSize / 4 + 1), 256);
+        Launch("advance", new KernelArgs().Ptr(_run.Pointer), 1, 32);
     }
 
     /// <inheritdoc/>
     public void Renoise(in StepMove move)
     {
-        new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer).F32(move.A).F32(move.S).I64(move.Draw)
-            .Launch(Fn("renoise"), Grid(Plan.SampleSize / 4 + 1), 256, _be.Stream);
+        Launch("renoise", new KernelArgs().Ptr(_run.Pointer).Ptr(_x.Pointer).F32(move.A).F32(move.S).I64(move.Draw), Grid(Plan.SampleSize / 4 + 1), 256);
     }
 
     /// <inheritdoc/>

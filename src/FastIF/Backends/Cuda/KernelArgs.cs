@@ -12,6 +12,9 @@ internal unsafe struct KernelArgs
     private fixed ulong _slots[16];
     private int _count;
 
+    /// <summary>Parameters packed so far.</summary>
+    public readonly int Count => _count;
+
     public KernelArgs Ptr(ulong p) { Put(p); return this; }
     public KernelArgs I64(long v) { Put((ulong)v); return this; }
     public KernelArgs I32(int v) { Put((uint)v); return this; }
