@@ -136,4 +136,39 @@ public static class CudaUNetBench
             foreach (var t in inputs) t.Dispose();
         }
     }
+
+    /// <summary>
+    /// Times whole fused sampling steps (the guided UNet call of <paramref name="images"/> × <paramref name="views"/> components,
+    /// CFG, views, the DDPM update with dynamic thresholding and noise) as the sampler runs them: the first step eagerly, the
+    /// second captured, the rest replayed as one CUDA graph each, timed with events. Returns the times of the
+    /// <paramref name="reps"/> replays after <paramref name="warmup"/> untimed ones.
+    /// </summary>
+    public static double[] FusedSteps(UNet2DCondition unet, CudaBackend be, int images, int views, int size, int reps, int warmup,
+        ulong seed, bool graph = true, int textTokens = 77, CancellationToken cancel = default)
+    {
+        if (reps < 1) throw new FastIFException($"bench needs at least 1 timed step, got {reps}");
+        var c = unet.Config;
+        var noise = new Sampling.PhiloxNoise(seed);
+        float[] Draw(int n) { var v = new float[n]; noise.Next(v); return v; }
+        int skip = 2 + warmup, steps = skip + reps;
+        var timesteps = Diffusion.TimestepLists.Leading(steps);
+        bool two = c.InChannels == 6;
+        var scheduler = new Diffusion.DdpmScheduler(Diffusion.SchedulerConfig.Parse(Pipelines.IFStage.SchedulerJson(two), "IF scheduler"));
+        var text = new Pipelines.TextConditioning(Draw(images * textTokens * c.EncoderHidDim), Draw(images * textTokens * c.EncoderHidDim));
+        var req = two
+            ? Pipelines.IFPipelines.SuperResolution(unet, scheduler,
+                new Diffusion.DdpmScheduler(Diffusion.SchedulerConfig.Parse(Pipelines.IFStage.ImageNoisingSchedulerJson, "image noising")),
+                text, timesteps, 4f, images, size, size, noise, Draw(images * 3 * (size / 4) * (size / 4)), size / 4, size / 4)
+            : Pipelines.IFPipelines.TextToImage(unet, scheduler, text, timesteps, 7f, images, size, size, noise);
+        string[] names = ["identity", "flip_v", "flip_h", "rot180", "rot90", "rot270", "transpose", "negate"];
+        if (views > 1)
+            req = req with
+            {
+                Components = Enumerable.Range(0, views).Select(v => new Sampling.Component(text.Prompt, Sampling.Views.ByName(names[v % names.Length]))).ToList(),
+                Combiner = Sampling.Combiners.Mean,
+            };
+        using var clock = new CudaOpClock(be);
+        Sampling.Sampler.Run(req with { Fused = true, Graph = graph, StepClock = clock }, cancel);
+        return clock.Resolve()[skip..];
+    }
 }

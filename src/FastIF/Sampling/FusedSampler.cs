@@ -45,8 +45,10 @@ public static class FusedSampler
                 k.Renoise(move);
                 continue;
             }
+            int token = r.StepClock?.Start() ?? -1;
             if (runner != null) runner.Run();
             else Step();
+            r.StepClock?.Stop(token);
             if (r.OnStep == null) continue;
             if (r.CheckFinite) RequireFinite(r, plan, k.NonFiniteCounts(), move.Row);
             r.OnStep(Trace(k, plan, move.Row));

@@ -63,6 +63,8 @@ public sealed record SamplerRequest
     public bool? Fused { get; init; }
     /// <summary>With the fused step on a CUDA backend: capture the step as a graph and replay it (default) or launch eagerly.</summary>
     public bool Graph { get; init; } = true;
+    /// <summary>Times every denoising step (CUDA events on the GPU: no synchronisation in the loop); read it after the run.</summary>
+    public Benchmarking.IOpClock? StepClock { get; init; }
 }
 
 /// <summary>A sampling step produced NaN or Inf: the message names the stage, step, timestep and the tensor.</summary>
@@ -112,6 +114,7 @@ public static class Sampler
                 continue;
             }
             i++;
+            int clockToken = r.StepClock?.Start() ?? -1;
             int idx = n - levels[move];
             long t = r.Timesteps[idx], prev = prevTimes[idx];
             var state = new StepState
@@ -160,6 +163,7 @@ public static class Sampler
             r.Scheduler.Step(modelOutput, x, b, 3, t, prev, noise, state.XPrev, x0);
             foreach (var c in r.Constraints) c.AfterStep(state);
             if (r.CheckFinite) RequireFinite(r, state.XPrev, "the new sample", i, steps, t);
+            r.StepClock?.Stop(clockToken);
             r.OnStep?.Invoke(new StepTrace(i, t, (float[])x.Clone(), output, modelOutput, x0, (float[])state.XPrev.Clone()));
             x = state.XPrev;
         }

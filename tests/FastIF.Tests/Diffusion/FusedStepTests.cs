@@ -151,6 +151,22 @@ public class FusedStepTests(TinyUNets models) : IClassFixture<TinyUNets>
     [Fact]
     public void StopAfterRunsAPrefix() => SameBothWays(n => TextToImage(n) with { StopAfter = 2 });
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AStepClockTimesEveryDenoisingStepButNoRenoising(bool fused)
+    {
+        using var clock = new FastIF.Benchmarking.HostOpClock();
+        Sampler.Run(TextToImage(new PhiloxNoise(4)) with
+        {
+            Fused = fused, StepClock = clock,
+            Constraints = [new RePaintConstraint(Random(2 * 3 * Size * Size, 11), Mask(1, 12))], Levels = RePaintSchedule.Levels(Steps.Length, 2, 2),
+        }, TestContext.Current.CancellationToken);
+        var ms = clock.Resolve();
+        Assert.Equal(RePaintSchedule.Levels(Steps.Length, 2, 2).Zip(RePaintSchedule.Levels(Steps.Length, 2, 2).Skip(1)).Count(p => p.Second < p.First), ms.Length);
+        Assert.All(ms, v => Assert.True(v > 0));
+    }
+
     [Fact]
     public void PlanNumbersEveryDrawInConsumptionOrder()
     {
