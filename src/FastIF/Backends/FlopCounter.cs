@@ -9,6 +9,9 @@ namespace FastIF.Backends;
 /// </summary>
 public sealed class FlopCounter(IBackend inner) : IBackend
 {
+    /// <summary>The backend this decorator wraps.</summary>
+    public IBackend Inner => inner;
+
     private readonly Dictionary<string, double> _flops = [];
 
     /// <summary>FLOPs per op kind since creation or <see cref="Reset"/>.</summary>

@@ -58,6 +58,9 @@ public sealed class HostOpClock : IOpClock
 /// </summary>
 public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
 {
+    /// <summary>The backend this decorator wraps.</summary>
+    public IBackend Inner => inner;
+
     private readonly FlopCounter _flops = new(inner);
     private readonly List<(string Op, string Shapes, double Flops, long Bytes)> _pending = [];
 

@@ -80,7 +80,8 @@ public sealed class PromptEncoder : IDisposable
         Identity = identity;
     }
 
-    /// <summary>What the cache key covers of the model: folders, config and weight files' sizes and times.</summary>
+    /// <summary>What the cache key covers of the model: folders, config and weight files' sizes and times, and the backend
+    /// and precision it runs on.</summary>
     public string Identity { get; }
 
     /// <summary>The encoder.</summary>
@@ -101,7 +102,7 @@ public sealed class PromptEncoder : IDisposable
             throw new FastIFException($"{spiecePath}: the tokenizer produces ids up to {tokenizer.VocabularySize - 1}, the encoder in {encoderDir} embeds {encoder.Config.VocabSize}");
         }
         var id = new StringBuilder();
-        id.Append(Path.GetFullPath(encoderDir)).Append('|').Append(options?.Variant).Append('|');
+        id.Append(Path.GetFullPath(encoderDir)).Append('|').Append(options?.Variant).Append('|').Append(BackendIdentity(backend)).Append('|');
         foreach (var f in Directory.GetFiles(encoderDir).Append(spiecePath).Order(StringComparer.Ordinal))
         {
             var info = new FileInfo(f);
@@ -109,6 +110,19 @@ public sealed class PromptEncoder : IDisposable
         }
         return new PromptEncoder(tokenizer, encoder, id.ToString());
     }
+
+    /// <summary>
+    /// The backend and storage type embeddings were computed with (part of the cache key: a bf16 GPU encoding is not the
+    /// CPU's fp32 one, and a run that asks for one must not be handed the other).
+    /// </summary>
+    public static string BackendIdentity(IBackend backend) => backend switch
+    {
+        Backends.Cuda.CudaBackend cuda => $"cuda/{cuda.Precision}",
+        Backends.FlopCounter f => BackendIdentity(f.Inner),
+        Benchmarking.OpProfiler p => BackendIdentity(p.Inner),
+        Backends.Cpu.CpuBackend => "cpu/F32",
+        _ => throw new FastIFException($"backend {backend.Name} has no embedding-cache identity"),
+    };
 
     /// <summary>Where the encoder and tokenizer of <paramref name="model"/> are.</summary>
     public static (string EncoderDir, string Spiece) Locate(string model, string? spiece)
