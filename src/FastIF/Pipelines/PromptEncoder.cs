@@ -115,11 +115,9 @@ public sealed class PromptEncoder : IDisposable
     /// The backend and storage type embeddings were computed with (part of the cache key: a bf16 GPU encoding is not the
     /// CPU's fp32 one, and a run that asks for one must not be handed the other).
     /// </summary>
-    public static string BackendIdentity(IBackend backend) => backend switch
+    public static string BackendIdentity(IBackend backend) => backend.Innermost() switch
     {
         Backends.Cuda.CudaBackend cuda => $"cuda/{cuda.Precision}",
-        Backends.FlopCounter f => BackendIdentity(f.Inner),
-        Benchmarking.OpProfiler p => BackendIdentity(p.Inner),
         Backends.Cpu.CpuBackend => "cpu/F32",
         _ => throw new FastIFException($"backend {backend.Name} has no embedding-cache identity"),
     };

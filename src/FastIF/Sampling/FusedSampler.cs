@@ -23,11 +23,13 @@ public static class FusedSampler
         var unet = r.UNet;
         var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
         var plan = StepPlan.Build(r);
-        using var k = CreateKernels(be, plan, r.Scheduler);
+        // The UNet may run through a counting or profiling decorator; the step's state belongs to the backend under it.
+        var device = be.Innermost();
+        using var k = CreateKernels(device, plan, r.Scheduler);
         k.SetSample(r.Start);
         k.SetStep(0);
-        using var ehs = Sampler.TextStates(r, be, plan.Halves);
-        using var cls = Sampler.ClassLabels(r, be, plan.UNetBatch);
+        using var ehs = Sampler.TextStates(r, device, plan.Halves);
+        using var cls = Sampler.ClassLabels(r, device, plan.UNetBatch);
         void Step()
         {
             k.BeforeStep();
@@ -35,7 +37,7 @@ public static class FusedSampler
             using (var y = unet.Forward(k.Input, k.Timesteps, ehs, cls)) k.Guide(y);
             k.Update();
         }
-        using var runner = be is CudaBackend cuda && r.Graph ? new CudaStepGraph(cuda, Step) : null;
+        using var runner = device is CudaBackend cuda && r.Graph ? new CudaStepGraph(cuda, Step) : null;
         int steps = plan.Rows.Length;
         foreach (var move in plan.Moves)
         {

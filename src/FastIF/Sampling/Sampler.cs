@@ -85,7 +85,7 @@ public static class Sampler
     {
         var unet = r.UNet;
         var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
-        if (r.Fused ?? be is Backends.Cuda.CudaBackend) return FusedSampler.Run(r, cancel);
+        if (r.Fused ?? be.Innermost() is Backends.Cuda.CudaBackend) return FusedSampler.Run(r, cancel);
         var cfg = unet.Config;
         int b = r.Batch, h = r.Height, w = r.Width, k = r.Components.Count, hw = h * w, img = 3 * hw;
         int cin = cfg.InChannels;

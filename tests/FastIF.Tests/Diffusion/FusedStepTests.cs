@@ -18,10 +18,12 @@ public sealed class TinyUNets : IDisposable
         RandomWeights.WriteUNet(UNetPresets.Get("tiny"), Path.Combine(_dir, "i"), DType.F32, seed: 3);
         RandomWeights.WriteUNet(UNetPresets.Get("tiny-ii"), Path.Combine(_dir, "ii"), DType.F32, seed: 4);
         StageOne = UNet2DCondition.Load(Path.Combine(_dir, "i"), CpuBackend.Instance, null);
+        StageOneDir = Path.Combine(_dir, "i");
         StageTwo = UNet2DCondition.Load(Path.Combine(_dir, "ii"), CpuBackend.Instance, null);
     }
 
     public UNet2DCondition StageOne { get; }
+    public string StageOneDir { get; }
     public UNet2DCondition StageTwo { get; }
 
     public void Dispose()
@@ -147,6 +149,17 @@ public class FusedStepTests(TinyUNets models) : IClassFixture<TinyUNets>
     public void StageTwoConditioningAndClassLabels() => SameBothWays(n =>
         IFPipelines.SuperResolution(models.StageTwo, Scheduler(true), Scheduler(false) is var _ ? new DdpmScheduler(SchedulerConfig.Parse(IFStage.ImageNoisingSchedulerJson, "noising")) : null!,
             Text(1, 1), Steps, 4f, 1, Size, Size, n, Random(3 * 8 * 8, 19), 8, 8, noiseLevel: 100));
+
+    [Fact]
+    public void TheFusedStepRunsUnderACountingDecorator()
+    {
+        var counter = new Backends.FlopCounter(CpuBackend.Instance);
+        using var counted = UNet2DCondition.Load(models.StageOneDir, counter, null);
+        var host = Sampler.Run(TextToImage(new PhiloxNoise(8)) with { Fused = false }, TestContext.Current.CancellationToken);
+        var fused = Sampler.Run(TextToImage(new PhiloxNoise(8)) with { UNet = counted, Fused = true }, TestContext.Current.CancellationToken);
+        Assert.Equal(host, fused);
+        Assert.True(counter.Total > 0);
+    }
 
     [Fact]
     public void StopAfterRunsAPrefix() => SameBothWays(n => TextToImage(n) with { StopAfter = 2 });
