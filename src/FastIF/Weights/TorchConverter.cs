@@ -78,24 +78,33 @@ public static class TorchConverter
             Directory.CreateDirectory(dir);
             long totalBytes = 0;
             var newMap = new Dictionary<string, string>();
-            foreach (var shard in shards)
+            try
             {
-                var target = System.IO.Path.Combine(dir, SafetensorsName(shard));
-                onFile?.Invoke(target);
-                ConvertFile(System.IO.Path.Combine(inDir, shard), target, castTo, progress, cancel);
-                written.Add(target);
-                using var f = SafetensorsFile.Open(target);
-                foreach (var e in f.Entries)
+                foreach (var shard in shards)
                 {
-                    totalBytes += e.Length;
-                    newMap[e.Name] = System.IO.Path.GetFileName(target);
+                    var target = System.IO.Path.Combine(dir, SafetensorsName(shard));
+                    onFile?.Invoke(target);
+                    ConvertFile(System.IO.Path.Combine(inDir, shard), target, castTo, progress, cancel);
+                    written.Add(target);
+                    using var f = SafetensorsFile.Open(target);
+                    foreach (var e in f.Entries)
+                    {
+                        totalBytes += e.Length;
+                        newMap[e.Name] = System.IO.Path.GetFileName(target);
+                    }
                 }
+                foreach (var name in map.Keys) if (!newMap.ContainsKey(name)) throw new FastIFException($"{input}: the index lists \"{name}\" but its shard does not hold it");
+                var indexPath = System.IO.Path.Combine(dir, IndexName(System.IO.Path.GetFileName(input)));
+                ShardIndex.Write(indexPath, totalBytes, newMap);
+                written.Add(indexPath);
+                return written;
             }
-            foreach (var name in map.Keys) if (!newMap.ContainsKey(name)) throw new FastIFException($"{input}: the index lists \"{name}\" but its shard does not hold it");
-            var indexPath = System.IO.Path.Combine(dir, IndexName(System.IO.Path.GetFileName(input)));
-            ShardIndex.Write(indexPath, totalBytes, newMap);
-            written.Add(indexPath);
-            return written;
+            catch
+            {
+                // Shards without their index are a half-converted checkpoint nothing can load: take back what this call wrote.
+                foreach (var f in written) File.Delete(f);
+                throw;
+            }
         }
         var outPath = output != null && (Directory.Exists(output) || output.EndsWith('/'))
             ? System.IO.Path.Combine(output, SafetensorsName(System.IO.Path.GetFileName(input)))

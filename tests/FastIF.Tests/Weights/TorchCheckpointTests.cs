@@ -124,6 +124,27 @@ public class TorchCheckpointTests
     }
 
     [Fact]
+    public void AShardedConversionThatFailsLeavesNoShardsBehind()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"fastif-convert-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            foreach (var f in Directory.GetFiles(Path.GetDirectoryName(Data("state_dict.bin"))!).Where(f => f.Contains("pytorch_model")))
+                File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            // The second shard is damaged: the first converts, then the second fails.
+            var second = Path.Combine(dir, "pytorch_model-00002-of-00002.bin");
+            File.WriteAllBytes(second, File.ReadAllBytes(second)[..40]);
+            var (code, _, err) = CliRunner.Run("convert", "--in", Path.Combine(dir, "pytorch_model.bin.index.json"));
+            Assert.NotEqual(0, code);
+            Assert.Contains("pytorch_model-00002-of-00002.bin", err);
+            Assert.Empty(Directory.GetFiles(dir, "*.safetensors*"));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void ConvertWritesSafetensorsAndAnIndexThatReadBackEqual()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"fastif-convert-{Guid.NewGuid():N}");
