@@ -3,6 +3,7 @@ using System.Diagnostics;
 using FastIF.Backends;
 using FastIF.Backends.Cuda;
 using FastIF.Benchmarking;
+using FastIF.Sampling;
 using FastIF.Models.UNet;
 using FastIF.Tensors;
 using FastIF.Weights;
@@ -50,22 +51,20 @@ internal static class ProfileCommand
                 Progress.Bytes($"making random {presetName} weights", 2), ct);
             using var unet = UNet2DCondition.Load(dir, profiler, pr.GetValue(weights) == null ? "fp16" : null);
             var c = unet.Config;
-            int side = pr.GetValue(size) ?? c.SampleSize, b = 2 * n;
-            var noise = new Sampling.PhiloxNoise(1);
-            float[] Draw(long count) { var v = new float[count]; noise.Next(v); return v; }
-            using var x = inner.FromHost(Draw((long)b * c.InChannels * side * side), new Shape(b, c.InChannels, side, side));
-            using var t = inner.FromHost(Enumerable.Repeat(999f, b).ToArray(), new Shape(b));
-            using var ehs = inner.FromHost(Draw((long)b * 77 * c.EncoderHidDim), new Shape(b, 77, c.EncoderHidDim));
-            using var cls = c.ClassEmbedTimestep ? inner.FromHost(Enumerable.Repeat(250f, b).ToArray(), new Shape(b)) : null;
-            for (int i = 0; i < pr.GetValue(warmup); i++)
+            int side = pr.GetValue(size) ?? c.SampleSize, b = 2 * n, warm = pr.GetValue(warmup);
+            // One whole sampling step as the sampler runs it (un-graphed): the UNet's ops through the profiler and the fused
+            // step kernels timed beside them. Warm-up steps first (algorithm search, kernel compilation, pool growth).
+            var req = GuidedRequest.Build(unet, n, 1, side, warm + 2, seed: 1);
+            using var run = FusedRun.Start(req, k => new ProfiledStepKernels(k, profiler));
+            for (int i = 0; i < warm; i++)
             {
                 ct.ThrowIfCancellationRequested();
-                unet.Forward(x, t, ehs, cls).Dispose();
+                run.Step();
             }
             cuda?.Synchronize();
             profiler.Collect();
             var sw = Stopwatch.StartNew();
-            unet.Forward(x, t, ehs, cls).Dispose();
+            run.Step();
             var calls = profiler.Collect(); // waits for the device
             var report = new ProfileReport
             {
@@ -88,7 +87,7 @@ internal static class ProfileCommand
     private static void Print(ProfileReport r, int top)
     {
         Console.WriteLine($"{r.Preset} on {r.Device} ({r.Backend}, {r.Precision}), UNet batch {r.UNetBatch} at {r.Size}x{r.Size}: " +
-            $"{r.Calls.Count} ops, {r.OpMs:F2} ms in ops, {r.WallMs:F2} ms wall (one un-graphed call)");
+            $"{r.Calls.Count} ops, {r.OpMs:F2} ms in ops, {r.WallMs:F2} ms wall (one un-graphed sampling step: the guided UNet call and the fused step kernels)");
         var kinds = new Table().AddColumns("op", "calls", "ms", "share", "GFLOP", "TFLOP/s", "GB", "GB/s");
         foreach (var k in r.ByKind())
             kinds.AddRow(k.Op, $"{k.Calls}", $"{k.Ms:F3}", $"{k.Share:P1}", $"{k.Gflop:F2}", $"{k.Tflops:F2}", $"{k.GBytes:F3}", $"{k.GBps:F1}");

@@ -147,26 +147,8 @@ public static class CudaUNetBench
         ulong seed, bool graph = true, int textTokens = 77, CancellationToken cancel = default)
     {
         if (reps < 1) throw new FastIFException($"bench needs at least 1 timed step, got {reps}");
-        var c = unet.Config;
-        var noise = new Sampling.PhiloxNoise(seed);
-        float[] Draw(int n) { var v = new float[n]; noise.Next(v); return v; }
-        int skip = 2 + warmup, steps = skip + reps;
-        var timesteps = Diffusion.TimestepLists.Leading(steps);
-        bool two = c.InChannels == 6;
-        var scheduler = new Diffusion.DdpmScheduler(Diffusion.SchedulerConfig.Parse(Pipelines.IFStage.SchedulerJson(two), "IF scheduler"));
-        var text = new Pipelines.TextConditioning(Draw(images * textTokens * c.EncoderHidDim), Draw(images * textTokens * c.EncoderHidDim));
-        var req = two
-            ? Pipelines.IFPipelines.SuperResolution(unet, scheduler,
-                new Diffusion.DdpmScheduler(Diffusion.SchedulerConfig.Parse(Pipelines.IFStage.ImageNoisingSchedulerJson, "image noising")),
-                text, timesteps, 4f, images, size, size, noise, Draw(images * 3 * (size / 4) * (size / 4)), size / 4, size / 4)
-            : Pipelines.IFPipelines.TextToImage(unet, scheduler, text, timesteps, 7f, images, size, size, noise);
-        string[] names = ["identity", "flip_v", "flip_h", "rot180", "rot90", "rot270", "transpose", "negate"];
-        if (views > 1)
-            req = req with
-            {
-                Components = Enumerable.Range(0, views).Select(v => new Sampling.Component(text.Prompt, Sampling.Views.ByName(names[v % names.Length]))).ToList(),
-                Combiner = Sampling.Combiners.Mean,
-            };
+        int skip = 2 + warmup;
+        var req = GuidedRequest.Build(unet, images, views, size, skip + reps, seed, textTokens);
         using var clock = new CudaOpClock(be);
         Sampling.Sampler.Run(req with { Fused = true, Graph = graph, StepClock = clock }, cancel);
         return clock.Resolve()[skip..];

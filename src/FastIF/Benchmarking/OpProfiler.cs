@@ -73,6 +73,18 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
         return calls;
     }
 
+    /// <summary>Times work that is not a backend op (the fused step's kernels) into the same profile, with no FLOPs and the
+    /// bytes its tensors hold.</summary>
+    public void Measure(string op, string shapes, long bytes, Action work)
+    {
+        int token = clock.Start();
+        Nvtx.Push(op);
+        try { work(); }
+        finally { Nvtx.Pop(); }
+        clock.Stop(token);
+        _pending.Add((op, shapes, 0, bytes));
+    }
+
     private Tensor Run(string op, Func<Tensor> call, params Tensor?[] inputs)
     {
         double before = _flops.Total;

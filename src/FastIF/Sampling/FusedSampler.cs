@@ -20,24 +20,9 @@ public static class FusedSampler
     /// </remarks>
     public static float[] Run(SamplerRequest r, CancellationToken cancel = default)
     {
-        var unet = r.UNet;
-        var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
-        var plan = StepPlan.Build(r);
-        // The UNet may run through a counting or profiling decorator; the step's state belongs to the backend under it.
-        var device = be.Innermost();
-        using var k = CreateKernels(device, plan, r.Scheduler);
-        k.SetSample(r.Start);
-        k.SetStep(0);
-        using var ehs = Sampler.TextStates(r, device, plan.Halves);
-        using var cls = Sampler.ClassLabels(r, device, plan.UNetBatch);
-        void Step()
-        {
-            k.BeforeStep();
-            k.Assemble();
-            using (var y = unet.Forward(k.Input, k.Timesteps, ehs, cls)) k.Guide(y);
-            k.Update();
-        }
-        using var runner = device is CudaBackend cuda && r.Graph ? new CudaStepGraph(cuda, Step) : null;
+        using var run = FusedRun.Start(r);
+        var (plan, k) = (run.Plan, run.Kernels);
+        using var runner = run.Device is CudaBackend cuda && r.Graph ? new CudaStepGraph(cuda, run.Step) : null;
         int steps = plan.Rows.Length;
         foreach (var move in plan.Moves)
         {
@@ -49,7 +34,7 @@ public static class FusedSampler
             }
             int token = r.StepClock?.Start() ?? -1;
             if (runner != null) runner.Run();
-            else Step();
+            else run.Step();
             r.StepClock?.Stop(token);
             if (r.OnStep == null) continue;
             if (r.CheckFinite) RequireFinite(r, plan, k.NonFiniteCounts(), move.Row);
@@ -95,5 +80,75 @@ public static class FusedSampler
             if (sample > 0)
                 throw Sampler.NonFinite(r, "the new sample", row, plan.Rows.Length, plan.Timesteps[row], sample, plan.SampleSize, "counted on the device");
         }
+    }
+}
+
+/// <summary>
+/// The state of one fused sampling run: the plan, the backend's step kernels holding the sample, and the text states;
+/// <see cref="Step"/> is the one definition of a step (before-constraint, assemble, UNet, guide, update) that the sampler
+/// replays and the profiler times.
+/// </summary>
+public sealed class FusedRun : IDisposable
+{
+    private readonly Models.UNet.UNet2DCondition _unet;
+    private readonly Tensors.Tensor _ehs;
+    private readonly Tensors.Tensor? _cls;
+
+    private FusedRun(SamplerRequest r, StepPlan plan, IBackend device, IStepKernels kernels, Tensors.Tensor ehs, Tensors.Tensor? cls)
+    {
+        (_unet, Plan, Device, Kernels, _ehs, _cls) = (r.UNet, plan, device, kernels, ehs, cls);
+    }
+
+    /// <summary>The plan.</summary>
+    public StepPlan Plan { get; }
+    /// <summary>The backend the state lives on (under any decorator the UNet runs through).</summary>
+    public IBackend Device { get; }
+    /// <summary>The step kernels (after <c>decorate</c>).</summary>
+    public IStepKernels Kernels { get; }
+
+    /// <summary>
+    /// Plans <paramref name="r"/> (consuming its draws), creates the step kernels of its UNet's backend (wrapped by
+    /// <paramref name="decorate"/>, e.g. to time them), uploads the start sample and text states, and sets step 0.
+    /// </summary>
+    public static FusedRun Start(SamplerRequest r, Func<IStepKernels, IStepKernels>? decorate = null)
+    {
+        var be = r.UNet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
+        var plan = StepPlan.Build(r);
+        // The UNet may run through a counting or profiling decorator; the step's state belongs to the backend under it.
+        var device = be.Innermost();
+        var k = FusedSampler.CreateKernels(device, plan, r.Scheduler);
+        Tensors.Tensor? ehs = null;
+        try
+        {
+            if (decorate != null) k = decorate(k);
+            k.SetSample(r.Start);
+            k.SetStep(0);
+            ehs = Sampler.TextStates(r, device, plan.Halves);
+            return new FusedRun(r, plan, device, k, ehs, Sampler.ClassLabels(r, device, plan.UNetBatch));
+        }
+        catch
+        {
+            ehs?.Dispose();
+            k.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Queues the current step.</summary>
+    public void Step()
+    {
+        var k = Kernels;
+        k.BeforeStep();
+        k.Assemble();
+        using (var y = _unet.Forward(k.Input, k.Timesteps, _ehs, _cls)) k.Guide(y);
+        k.Update();
+    }
+
+    /// <summary>Releases the kernels' state and the text states.</summary>
+    public void Dispose()
+    {
+        Kernels.Dispose();
+        _ehs.Dispose();
+        _cls?.Dispose();
     }
 }

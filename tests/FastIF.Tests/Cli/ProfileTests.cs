@@ -58,8 +58,11 @@ public class ProfileTests
         {
             var (code, output, err) = CliRunner.Run("profile", "--size", "16", "--json", a, "--backend", "cpu");
             Assert.True(code == 0, err);
-            Assert.Contains("one un-graphed call", output);
+            Assert.Contains("one un-graphed sampling step", output);
             var ra = ProfileReport.Load(a);
+            // The fused step's kernels are profiled beside the UNet's ops.
+            Assert.Contains(ra.Calls, c => c.Op == "step.update");
+            Assert.Contains(ra.Calls, c => c.Op == "step.guide");
             Assert.Equal(2, ra.UNetBatch);
             Assert.True(ra.OpMs > 0 && ra.OpMs <= ra.WallMs * 1.01, $"ops {ra.OpMs} ms vs wall {ra.WallMs} ms");
             Assert.Equal(1.0, ra.ByKind().Sum(k => k.Share), 6);
