@@ -53,7 +53,21 @@ public class PipelineGoldenTests
     [MemberData(nameof(Files))]
     public void EveryStepMatchesFromRecordedInputs(string file) => Run(file, teacherForced: true);
 
-    private static void Run(string file, bool teacherForced)
+    /// <summary>The fused step (plan + CPU twin kernels) against diffusers directly, not only against the host loop.</summary>
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void TheFusedStepMatchesDiffusers(string file) => Run(file, teacherForced: false, fused: true);
+
+    /// <summary>The fused step on the GPU (fp32 storage, graph-replayed) against diffusers; skips without a GPU.</summary>
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void TheFusedStepOnTheGpuMatchesDiffusers(string file)
+    {
+        if (file == "") Assert.Skip("golden fixtures not found");
+        Run(file, teacherForced: false, fused: true, backend: Cuda.CudaBackendParityTests.Backend(Tensors.DType.F32));
+    }
+
+    private static void Run(string file, bool teacherForced, bool fused = false, Backends.IBackend? backend = null)
     {
         if (file == "") Assert.Skip("golden fixtures not found");
         var ifDir = Fixtures.Require("if");
@@ -62,7 +76,7 @@ public class PipelineGoldenTests
         using var call = JsonDocument.Parse(f.Metadata["call"]);
         var c = call.RootElement;
         bool stage2 = kind == "IFSuperResolutionPipeline";
-        using var unet = UNet2DCondition.Load(Path.Combine(ifDir, stage2 ? "if2_tiny" : "if1_tiny"), CpuBackend.Instance);
+        using var unet = UNet2DCondition.Load(Path.Combine(ifDir, stage2 ? "if2_tiny" : "if1_tiny"), backend ?? CpuBackend.Instance);
         var scheduler = new DdpmScheduler(SchedulerConfig.Load(Path.Combine(ifDir, stage2 ? "scheduler_if2" : "scheduler_if1", "scheduler_config.json")));
         int b = c.GetProperty("B").GetInt32(), h = c.GetProperty("H").GetInt32(), w = c.GetProperty("W").GetInt32();
         float g = c.GetProperty("guidance").GetSingle();
@@ -95,6 +109,7 @@ public class PipelineGoldenTests
         int steps = 0;
         var output = Sampler.Run(req with
         {
+            Fused = fused,
             Constraints = teacherForced ? [new RecordedInput(f), .. req.Constraints] : req.Constraints,
             OnStep = s =>
             {
