@@ -178,7 +178,8 @@ public sealed class StepPlan
                     after = AfterConstraint.RePaint; afterMask = PerImage(rp.Mask, b, hw, "RePaint mask");
                     afterOriginal = Sized(rp.Original, b * 3 * hw, "RePaint image"); break;
                 case DifferentialDiffusionConstraint or KeepRegionConstraint or RePaintConstraint:
-                    throw new FastIFException("the fused step runs at most one before-step (differential diffusion) and one after-step (inpainting) constraint");
+                    throw new FastIFException("the fused GPU step runs at most one before-step (differential diffusion) and one after-step (inpainting) " +
+                        "constraint; this combination runs on the host loop: --backend cpu");
                 default: throw new FastIFException($"constraint {con.GetType().Name} is not a built-in one; the fused step runs the built-in constraints only");
             }
         }
