@@ -52,8 +52,7 @@ internal static class SampleCommands
         }
     }
 
-    /// <summary>What a mode needs from the shared flags, resolved.</summary>
-    /// <summary>The largest device memory in use (driver's view) seen after any step; null on the CPU.</summary>
+    /// <summary>The largest device memory in use (driver's view: every process) seen after any step; null on the CPU.</summary>
     private sealed class DevicePeak(CudaBackend? cuda)
     {
         public long? Bytes { get; private set; }
@@ -66,6 +65,7 @@ internal static class SampleCommands
         }
     }
 
+    /// <summary>What a mode needs from the shared flags, resolved.</summary>
     private sealed record Ctx(IFStage Stage, ParseResult P, Common C, int Batch, int Size, PhiloxNoise Noise, CancellationToken Cancel,
         IReadOnlyList<EncodedPrompt> Encoded, DevicePeak Peak, int Row = 0)
     {

@@ -112,6 +112,8 @@ public sealed class DdpmScheduler
     public void Step(in StepCoefficients c, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch, int channels,
         ReadOnlySpan<float> noise, Span<float> prevSample, Span<float> predX0)
     {
+        if (batch <= 0 || channels <= 0 || sample.Length % (batch * channels) != 0)
+            throw new ShapeException($"Step: sample of {sample.Length} values is not [{batch}, {channels}, ...]");
         int hw = sample.Length / (batch * channels), per = channels * hw;
         bool learned = Config.LearnedRangeVariance;
         int outPer = learned ? 2 * per : per;
