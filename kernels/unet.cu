@@ -258,9 +258,15 @@ FASTIF_DEVICE void rmsnorm(const T* __restrict__ x, const T* __restrict__ gamma,
     for (int i = threadIdx.x; i < width; i += blockDim.x) st(yr + i, ld(xr + i) * rstd * ld(gamma + i));
 }
 
+// act(a) * b; act: 0 none, 1 exact-erf GELU, 2 tanh GELU (FastIF.Backends.Activation). T5's gated GELU in one pass.
 template <typename T>
-FASTIF_DEVICE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, fastif_index n) {
-    FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) * ld(b + i));
+FASTIF_DEVICE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, fastif_index n, int act) {
+    FASTIF_FOR_EACH(i, n) {
+        float v = ld(a + i);
+        if (act == 1) v = gelu_erf(v);
+        else if (act == 2) v = gelu_tanh(v);
+        st(y + i, v * ld(b + i));
+    }
 }
 
 #define FASTIF_EXPORT(SFX, T) \
@@ -271,7 +277,7 @@ extern "C" __global__ void fastif_layernorm_##SFX(const T* x, const T* gamma, co
 extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, fastif_index n, fastif_index nb) { add<T>(a, b, y, n, nb); } \
 extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n, int approx) { gelu<T>(x, y, n, approx); } \
 extern "C" __global__ void fastif_rmsnorm_##SFX(const T* x, const T* gamma, T* y, int width, float eps) { rmsnorm<T>(x, gamma, y, width, eps); } \
-extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n) { mul<T>(a, b, y, n); } \
+extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n, int act) { mul<T>(a, b, y, n, act); } \
 extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale) \
     { bias_residual<T>(y, bias, residual, n, channels, scale); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \

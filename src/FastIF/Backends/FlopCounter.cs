@@ -67,7 +67,8 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     public Tensor RmsNorm(Tensor x, float eps, Tensor gamma) => Count("norm", x.Shape.Elements, inner.RmsNorm(x, eps, gamma));
 
     /// <inheritdoc/>
-    public Tensor Multiply(Tensor a, Tensor b) => Count("elementwise", a.Shape.Elements, inner.Multiply(a, b));
+    public Tensor Multiply(Tensor a, Tensor b, Activation actA = Activation.None) =>
+        Count("elementwise", a.Shape.Elements * (actA == Activation.None ? 1 : 2), inner.Multiply(a, b, actA));
 
     /// <inheritdoc/>
     public Tensor Reshape(Tensor x, Shape shape) => inner.Reshape(x, shape);

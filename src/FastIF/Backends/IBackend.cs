@@ -63,8 +63,9 @@ public interface IBackend : IDisposable
     /// statistics in fp32 or better.</summary>
     Tensor RmsNorm(Tensor x, float eps, Tensor gamma);
 
-    /// <summary>Elementwise product of two tensors of the same shape (T5's gated feed-forward).</summary>
-    Tensor Multiply(Tensor a, Tensor b);
+    /// <summary>Elementwise product <c>act(a)·b</c> of two tensors of the same shape: T5's gated feed-forward in one pass
+    /// (the gate's activation computed in fp32 on the way, not stored).</summary>
+    Tensor Multiply(Tensor a, Tensor b, Activation actA = Activation.None);
 
     /// <summary>Same values under a new shape with equal element count. Only for token and vector tensors
     /// (rank ≤ 3, channels last), whose logical order every backend stores as is.</summary>

@@ -154,7 +154,7 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     /// <inheritdoc/>
     public Tensor RmsNorm(Tensor x, float eps, Tensor gamma) => Run("rmsnorm", () => _flops.RmsNorm(x, eps, gamma), x, gamma);
     /// <inheritdoc/>
-    public Tensor Multiply(Tensor a, Tensor b) => Run("multiply", () => _flops.Multiply(a, b), a, b);
+    public Tensor Multiply(Tensor a, Tensor b, Activation actA = Activation.None) => Run("multiply", () => _flops.Multiply(a, b, actA), a, b);
     /// <inheritdoc/>
     public Tensor Sinusoid(Tensor timesteps, int dim, bool flipSinToCos, float freqShift) =>
         Run("sinusoid", () => _flops.Sinusoid(timesteps, dim, flipSinToCos, freqShift), timesteps);

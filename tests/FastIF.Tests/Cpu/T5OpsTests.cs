@@ -52,6 +52,12 @@ public class T5OpsTests
         using var erf = Be.Activate(at, Activation.Gelu);
         Assert.True(Numerics.MaxAbs(want, erf.ToArray()) > 1e-4);
         Assert.Throws<ShapeException>(() => Be.Multiply(at, Be.FromHost(new float[100], new Shape(100))));
+        // The gated form: the gate's activation on the way, in one op.
+        using var gated = Be.Multiply(at, bt, Activation.GeluTanh);
+        Numerics.AssertClose("gelu_new(a) * b", want.Zip(b, (p, q) => p * q).ToArray(), gated.ToArray(), 1e-7);
+        using var gatedErf = Be.Multiply(at, bt, Activation.Gelu);
+        var wantErf = erf.ToArray().Zip(b, (p, q) => p * q).ToArray();
+        Numerics.AssertClose("gelu(a) * b", wantErf, gatedErf.ToArray(), 1e-7);
     }
 
     [Theory]

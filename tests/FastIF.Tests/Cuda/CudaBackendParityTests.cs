@@ -172,6 +172,8 @@ public class CudaBackendParityTests
         Check(p, "rmsnorm", (b, x) => b.RmsNorm(x[0], 1e-6f, x[1]), new In(new Shape(2, 77, 64), Scale: 4f), W(64));
         Check(p, "rmsnorm wide", (b, x) => b.RmsNorm(x[0], 1e-6f, x[1]), A(3, 4096), W(4096));
         Check(p, "multiply", (b, x) => b.Multiply(x[0], x[1]), A(2, 7, 96), A(2, 7, 96));
+        Check(p, "multiply gelu_tanh(a)", (b, x) => b.Multiply(x[0], x[1], Activation.GeluTanh), A(2, 7, 96), A(2, 7, 96));
+        Check(p, "multiply gelu(a)", (b, x) => b.Multiply(x[0], x[1], Activation.Gelu), A(3, 5, 40), A(3, 5, 40));
         Check(p, "gelu_new", (b, x) => b.Activate(x[0], Activation.GeluTanh), new In(new Shape(3, 100), Scale: 4f));
         Check(p, "linear + gelu_new", (b, x) => b.Linear(x[0], x[1], null, Activation.GeluTanh), A(2, 5, 48), W(96, 48));
         // T5's attention: no scaling, a shared position bias and a per-item key mask folded into one fp32 vector.

@@ -123,7 +123,7 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
-    public Tensor Multiply(Tensor a, Tensor b)
+    public Tensor Multiply(Tensor a, Tensor b, Activation actA = Activation.None)
     {
         var av = Own(a, "Multiply lhs");
         var bv = Own(b, "Multiply rhs");
@@ -133,7 +133,15 @@ public sealed partial class CpuBackend : IBackend
         Parallel.For(0, (av.Data.Length + Chunk - 1) / Chunk, c =>
         {
             int s = c * Chunk, len = Math.Min(Chunk, av.Data.Length - s);
-            TensorPrimitives.Multiply(av.Data.AsSpan(s, len), bv.Data.AsSpan(s, len), y.Data.AsSpan(s, len));
+            var dst = y.Data.AsSpan(s, len);
+            if (actA == Activation.None)
+            {
+                TensorPrimitives.Multiply(av.Data.AsSpan(s, len), bv.Data.AsSpan(s, len), dst);
+                return;
+            }
+            av.Data.AsSpan(s, len).CopyTo(dst);
+            Activate(dst, actA);
+            TensorPrimitives.Multiply(dst, bv.Data.AsSpan(s, len), dst);
         });
         return y;
     }

@@ -115,14 +115,14 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
-    public Tensor Multiply(Tensor a, Tensor b)
+    public Tensor Multiply(Tensor a, Tensor b, Activation actA = Activation.None)
     {
         var av = Act(a, "Multiply lhs");
         var bv = Act(b, "Multiply rhs");
         if (a.Shape != b.Shape) throw new ShapeException($"Multiply: {a.Shape} and {b.Shape} differ");
         var y = New(a.Shape);
         long n = a.Shape.Elements;
-        if (n > 0) new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(y.Pointer).I64(n).Launch(Fn("mul"), Blocks(n), 256, Stream);
+        if (n > 0) new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(y.Pointer).I64(n).I32((int)actA).Launch(Fn("mul"), Blocks(n), 256, Stream);
         return y;
     }
 

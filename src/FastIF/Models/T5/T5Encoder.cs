@@ -163,9 +163,9 @@ public sealed class T5Encoder : IDisposable
         trace?.Invoke($"block.{i}.after_attention", x);
         Tensor ffn;
         using (var h = _be.RmsNorm(x, c.LayerNormEpsilon, w[5]))
-        using (var gate = _be.Linear(h, w[6], null, Activation.GeluTanh))
+        using (var gate = _be.Linear(h, w[6], null))
         using (var lin = _be.Linear(h, w[7], null))
-        using (var prod = _be.Multiply(gate, lin))
+        using (var prod = _be.Multiply(gate, lin, Activation.GeluTanh))
             ffn = _be.Linear(prod, w[8], null);
         using (ffn)
         {
