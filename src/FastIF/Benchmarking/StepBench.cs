@@ -2,7 +2,6 @@ using System.Diagnostics;
 using FastIF.Backends;
 using FastIF.Diffusion;
 using FastIF.Models.UNet;
-using FastIF.Pipelines;
 using FastIF.Sampling;
 using FastIF.Tensors;
 
@@ -16,23 +15,17 @@ namespace FastIF.Benchmarking;
 /// </summary>
 public static class StepBench
 {
-    // Size-preserving views, so any image side works; a count beyond the list repeats it (the UNet work is the same).
-    private static readonly IView[] Cycle = [Views.Identity, Views.FlipVertical, Views.FlipHorizontal, Views.Rotate180, Views.Negate];
-
     /// <summary>Runs <paramref name="warmup"/> untimed UNet calls, then a timed <paramref name="steps"/>-step sampling run.</summary>
     public static BenchResult Run(UNet2DCondition unet, FlopCounter counter, DdpmScheduler scheduler, DdpmScheduler? imageNoising,
         int images, int views, int size, int steps, int warmup, ulong seed, int textTokens = 77, Action<int, double>? onStep = null,
         CancellationToken cancel = default)
     {
         if (steps < 1) throw new FastIFException($"bench needs at least 1 timed step, got {steps}");
-        if (images < 1) throw new FastIFException($"bench needs at least 1 image, got {images}");
-        if (views < 1) throw new FastIFException($"--views must be at least 1, got {views}");
+        var req = GuidedRequest.Build(unet, images, views, size, steps, seed, textTokens, scheduler, imageNoising);
         var be = unet.Backend ?? throw new InvalidOperationException("UNet has no weights loaded");
         var c = unet.Config;
-        var noise = new PhiloxNoise(seed);
-        float[] Draw(long n) { var v = new float[n]; noise.Next(v); return v; }
-        var text = new TextConditioning(Draw((long)images * textTokens * c.EncoderHidDim), Draw((long)images * textTokens * c.EncoderHidDim));
-
+        var rng = new PhiloxNoise(seed + 1);
+        float[] Draw(long n) { var v = new float[n]; rng.Next(v); return v; }
         int batch = 2 * images * views;
         using (var x = be.FromHost(Draw((long)batch * c.InChannels * size * size), new Shape(batch, c.InChannels, size, size)))
         using (var ehs = be.FromHost(Draw((long)batch * textTokens * c.EncoderHidDim), new Shape(batch, textTokens, c.EncoderHidDim)))
@@ -44,22 +37,6 @@ public static class StepBench
                 using var y = unet.Forward(x, ts, ehs, cls);
                 y.ToArray();
             }
-
-        var timesteps = TimestepLists.Leading(steps);
-        SamplerRequest req;
-        if (c.InChannels == 6)
-        {
-            int low = Math.Max(size / 4, 1);
-            req = IFPipelines.SuperResolution(unet, scheduler, imageNoising ?? scheduler, text, timesteps, 4f, images, size, size, noise,
-                Draw((long)images * 3 * low * low), low, low);
-        }
-        else req = IFPipelines.TextToImage(unet, scheduler, text, timesteps, 7f, images, size, size, noise);
-        if (views > 1)
-            req = req with
-            {
-                Components = Enumerable.Range(0, views).Select(v => new Component(text.Prompt, Cycle[v % Cycle.Length])).ToList(),
-                Combiner = Combiners.Mean,
-            };
 
         counter.Reset();
         var times = new double[steps];
