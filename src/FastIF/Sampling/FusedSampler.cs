@@ -23,6 +23,8 @@ public static class FusedSampler
         using var run = FusedRun.Start(r);
         var (plan, k) = (run.Plan, run.Kernels);
         using var runner = run.Device is CudaBackend cuda && r.Graph ? new CudaStepGraph(cuda, run.Step) : null;
+        // Without per-step reads (OnStep) nothing else would stop the host from queueing the whole run at once.
+        using var throttle = run.Device is CudaBackend gpu ? new CudaStepThrottle(gpu) : null;
         int steps = plan.Rows.Length;
         foreach (var move in plan.Moves)
         {
@@ -32,10 +34,12 @@ public static class FusedSampler
                 k.Renoise(move);
                 continue;
             }
+            throttle?.BeforeStep();
             int token = r.StepClock?.Start() ?? -1;
             if (runner != null) runner.Run();
             else run.Step();
             r.StepClock?.Stop(token);
+            throttle?.AfterStep();
             if (r.OnStep == null) continue;
             if (r.CheckFinite) RequireFinite(r, plan, k.NonFiniteCounts(), move.Row);
             r.OnStep(Trace(k, plan, move.Row));
