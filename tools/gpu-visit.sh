@@ -71,10 +71,22 @@ for stage in "\$@"; do
     cascade)
       # Real-size random snapshots (IF-I-XL + T5-XXL, IF-II-L), then the whole cascade on the GPU with per-stage figures.
       snap=/tmp/fastif-snap; mkdir -p \$snap
-      [ -f \$snap/if1/unet/config.json ] || \$fastif weights random --preset if-i-xl --snapshot --out \$snap/if1 > /dev/null 2>&1
+      # A snapshot around the bench stage's cached random UNet when there is one (same seed and dtype: no second 9 GB to
+      # generate), its scheduler folders taken from a tiny snapshot of the same stage (IF's scheduler configs are per stage).
+      snapshot() {
+        [ -f \$snap/\$2/unet/config.json ] && return
+        cache=\$FASTIF_CACHE/weights/\$1-f16-s0
+        if [ -f \$cache/config.json ]; then
+          rm -rf \$snap/\$2.tiny && \$fastif weights random --preset \$3 --snapshot --out \$snap/\$2.tiny > /dev/null 2>&1
+          mkdir -p \$snap/\$2 && cp -r \$snap/\$2.tiny/*scheduler \$snap/\$2/ && ln -sfn \$cache \$snap/\$2/unet && rm -rf \$snap/\$2.tiny
+        else
+          \$fastif weights random --preset \$1 --snapshot --out \$snap/\$2 > /dev/null 2>&1
+        fi
+      }
+      snapshot if-i-xl if1 tiny
       [ -f \$snap/if1/text_encoder/config.json ] || \$fastif weights random --preset t5-xxl --dtype bf16 --out \$snap/if1/text_encoder > /dev/null 2>&1
       mkdir -p \$snap/if1/tokenizer && cp .device/extra/t5/spiece.model \$snap/if1/tokenizer/
-      [ -f \$snap/if2/unet/config.json ] || \$fastif weights random --preset if-ii-l --snapshot --out \$snap/if2 > /dev/null 2>&1
+      snapshot if-ii-l if2 tiny-ii
       \$fastif cascade --stage1 \$snap/if1 --stage2 \$snap/if2 --variant1 fp16 --variant2 fp16 --backend cuda \
         --prompt "a photo of a red panda astronaut, oil painting" --json \$res/cascade-cuda.json --out \$res/cascade.png \
         --out-stage1 \$res/cascade-stage1.png > \$res/cascade.txt 2>&1; tail -5 \$res/cascade.txt ;;
