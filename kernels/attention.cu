@@ -16,23 +16,13 @@
 // Threads: 4 warps of 32; warp w owns query rows w·R … w·R+R−1 of the tile (R = BQ/4). Lane ℓ computes the scores of
 // keys ℓ and ℓ+32 of the key tile and owns output channels ℓ, ℓ+32, ℓ+64, ℓ+96 of each of its warp's rows.
 // Host plan (BQ, BK, grid, shared bytes): src/FastIF/Backends/Cuda/FlashAttentionPlan.cs.
-#include "fastif_types.cuh"
+#include "fastif_storage.cuh"
 
 // Register-array bounds; the host plan never exceeds them (checked there and trapped here).
 #define FLASH_WARPS 4
 #define FLASH_MAX_D 128            // head dim ≤ 128: 4 output channels per lane
 #define FLASH_MAX_ROWS 8           // query rows per warp (BQ ≤ 32)
 #define FLASH_MAX_KEY_SLOTS 2      // keys per lane per tile (BK ≤ 64)
-
-// Storage types, as in unet.cu (each .cu file is its own NVRTC module).
-struct h16 { unsigned short b; };
-struct b16 { unsigned short b; };
-FASTIF_DEVICE float ld(const float* p) { return *p; }
-FASTIF_DEVICE float ld(const h16* p) { return fastif_f16_to_f32(p->b); }
-FASTIF_DEVICE float ld(const b16* p) { return fastif_bf16_to_f32(p->b); }
-FASTIF_DEVICE void st(float* p, float v) { *p = v; }
-FASTIF_DEVICE void st(h16* p, float v) { p->b = fastif_f32_to_f16(v); }
-FASTIF_DEVICE void st(b16* p, float v) { p->b = fastif_f32_to_bf16(v); }
 
 FASTIF_DEVICE float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

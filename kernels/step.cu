@@ -3,6 +3,7 @@
 // CpuStepKernels (host arithmetic of Sampler/DdpmScheduler/Combiners/Masks). Every float operation the twin rounds
 // separately is an explicit __f*_rn / __d*_rn intrinsic here, so no a*b+c is contracted into an FMA the CPU does not do.
 #include "philox.cuh"
+#include "fastif_storage.cuh"
 
 // FastIF.Sampling.StepRow (96 bytes).
 struct fastif_step_row {
@@ -32,16 +33,17 @@ static_assert(sizeof(fastif_step_run) == 128, "fastif_step_run must match StepRu
 
 #define RUN_ROW(run) (((const fastif_step_row*)(run)->rows)[*(const int*)(run)->counter])
 
+// The UNet's input/output in its storage type chosen at run time (CudaBackend.TypeCode: 0 fp32, 1 fp16, 2 bf16).
 FASTIF_DEVICE float step_load(const void* p, int type, fastif_index i) {
-    if (type == 0) return ((const float*)p)[i];
-    if (type == 1) return fastif_f16_to_f32(((const fastif_f16*)p)[i]);
-    return fastif_bf16_to_f32(((const fastif_bf16*)p)[i]);
+    if (type == 0) return ld((const float*)p + i);
+    if (type == 1) return ld((const h16*)p + i);
+    return ld((const b16*)p + i);
 }
 
 FASTIF_DEVICE void step_store(void* p, int type, fastif_index i, float v) {
-    if (type == 0) ((float*)p)[i] = v;
-    else if (type == 1) ((fastif_f16*)p)[i] = fastif_f32_to_f16(v);
-    else ((fastif_bf16*)p)[i] = fastif_f32_to_bf16(v);
+    if (type == 0) st((float*)p + i, v);
+    else if (type == 1) st((h16*)p + i, v);
+    else st((b16*)p + i, v);
 }
 
 FASTIF_DEVICE int step_finite(float v) { return (fastif_float_bits(v) & 0x7F800000u) != 0x7F800000u; }

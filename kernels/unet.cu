@@ -2,17 +2,7 @@
 // Activations are channels-last (NHWC images, [B, L, C] tokens); storage is fp32, fp16 or bf16, math is fp32.
 // Each kernel is written once as a template and exported per storage type as <name>_f32 / _f16 / _bf16.
 // CPU twins: src/FastIF/Backends/Cpu (the reference backend); tests/FastIF.Tests/Cuda/CudaBackendParityTests.cs holds them to it.
-#include "fastif_types.cuh"
-
-struct h16 { unsigned short b; };
-struct b16 { unsigned short b; };
-
-FASTIF_DEVICE float ld(const float* p) { return *p; }
-FASTIF_DEVICE float ld(const h16* p) { return fastif_f16_to_f32(p->b); }
-FASTIF_DEVICE float ld(const b16* p) { return fastif_bf16_to_f32(p->b); }
-FASTIF_DEVICE void st(float* p, float v) { *p = v; }
-FASTIF_DEVICE void st(h16* p, float v) { p->b = fastif_f32_to_f16(v); }
-FASTIF_DEVICE void st(b16* p, float v) { p->b = fastif_f32_to_bf16(v); }
+#include "fastif_storage.cuh"
 
 // Exact erf GELU, as PyTorch's nn.GELU() (IF's UNet); erff is a CUDA built-in, no header needed.
 FASTIF_DEVICE float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }

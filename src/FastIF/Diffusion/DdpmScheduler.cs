@@ -76,19 +76,24 @@ public sealed class DdpmScheduler
     public void Step(ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch, int channels, long t, long prevT,
         ReadOnlySpan<float> noise, Span<float> prevSample, Span<float> predX0)
     {
+        CheckShapes(modelOutput, sample, batch, channels, prevSample, predX0);
+        if (t > 0 && noise.Length != sample.Length)
+            throw new ShapeException($"Step: t = {t} > 0 needs {sample.Length} noise values, got {noise.Length}");
+        if (prevT >= t) throw new FastIFException($"Step: previous timestep {prevT} must be below {t}");
+        StepChecked(Coefficients(t, prevT), modelOutput, sample, batch, t > 0 ? noise : [], prevSample, predX0);
+    }
+
+    private void CheckShapes(ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch, int channels,
+        ReadOnlySpan<float> prevSample, ReadOnlySpan<float> predX0)
+    {
         if (batch <= 0 || channels <= 0 || sample.Length % (batch * channels) != 0)
             throw new ShapeException($"Step: sample of {sample.Length} values is not [{batch}, {channels}, ...]");
         int hw = sample.Length / (batch * channels), per = channels * hw;
         bool learned = Config.LearnedRangeVariance;
-        int outPer = learned ? 2 * per : per;
-        if (modelOutput.Length != batch * outPer)
+        if (modelOutput.Length != batch * (learned ? 2 * per : per))
             throw new ShapeException($"Step: model output has {modelOutput.Length} values, expected [{batch}, {(learned ? 2 : 1) * channels}, {hw}]");
         if (prevSample.Length != sample.Length || predX0.Length != sample.Length)
             throw new ShapeException("Step: output buffers must be the sample's size");
-        if (t > 0 && noise.Length != sample.Length)
-            throw new ShapeException($"Step: t = {t} > 0 needs {sample.Length} noise values, got {noise.Length}");
-        if (prevT >= t) throw new FastIFException($"Step: previous timestep {prevT} must be below {t}");
-        Step(Coefficients(t, prevT), modelOutput, sample, batch, channels, t > 0 ? noise : [], prevSample, predX0);
     }
 
     /// <summary>
@@ -112,14 +117,18 @@ public sealed class DdpmScheduler
     public void Step(in StepCoefficients c, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch, int channels,
         ReadOnlySpan<float> noise, Span<float> prevSample, Span<float> predX0)
     {
-        if (batch <= 0 || channels <= 0 || sample.Length % (batch * channels) != 0)
-            throw new ShapeException($"Step: sample of {sample.Length} values is not [{batch}, {channels}, ...]");
-        int hw = sample.Length / (batch * channels), per = channels * hw;
+        CheckShapes(modelOutput, sample, batch, channels, prevSample, predX0);
+        if (noise.Length != 0 && noise.Length != sample.Length)
+            throw new ShapeException($"Step: {noise.Length} noise values for a sample of {sample.Length}");
+        StepChecked(c, modelOutput, sample, batch, noise, prevSample, predX0);
+    }
+
+    private void StepChecked(in StepCoefficients c, ReadOnlySpan<float> modelOutput, ReadOnlySpan<float> sample, int batch,
+        ReadOnlySpan<float> noise, Span<float> prevSample, Span<float> predX0)
+    {
+        int per = sample.Length / batch;
         bool learned = Config.LearnedRangeVariance;
         int outPer = learned ? 2 * per : per;
-        if (modelOutput.Length != batch * outPer || prevSample.Length != sample.Length || predX0.Length != sample.Length
-            || (noise.Length != 0 && noise.Length != sample.Length))
-            throw new ShapeException($"Step: model output {modelOutput.Length}, sample {sample.Length}, noise {noise.Length}, outputs {prevSample.Length}/{predX0.Length} values");
         for (int b = 0; b < batch; b++)
         {
             var x = sample.Slice(b * per, per);

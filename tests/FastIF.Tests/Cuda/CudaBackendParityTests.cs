@@ -20,9 +20,9 @@ public class CudaBackendParityTests
 
     public static TheoryData<string> Precisions() => ["fp32", "fp16", "bf16"];
 
-    private static DType Parse(string p) => p switch { "fp32" => DType.F32, "fp16" => DType.F16, _ => DType.BF16 };
+    internal static DType Parse(string p) => p switch { "fp32" => DType.F32, "fp16" => DType.F16, _ => DType.BF16 };
 
-    private static double Tolerance(DType t) => t switch { DType.F32 => 1e-5, DType.F16 => 2e-3, _ => 1.6e-2 };
+    internal static double Tolerance(DType t) => t switch { DType.F32 => 1e-5, DType.F16 => 2e-3, _ => 1.6e-2 };
 
     /// <summary>The shared backend of a precision; skips with the reason where no GPU or library is present.</summary>
     internal static CudaBackend Backend(DType t)

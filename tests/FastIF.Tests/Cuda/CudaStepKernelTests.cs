@@ -66,7 +66,7 @@ public class CudaStepKernelTests(TinyUNets models) : IClassFixture<TinyUNets>
     [MemberData(nameof(Cases))]
     public void EveryOperationMatchesItsCpuTwin(string precision, string combiner, string constraints)
     {
-        var dt = precision switch { "fp32" => DType.F32, "fp16" => DType.F16, _ => DType.BF16 };
+        var dt = CudaBackendParityTests.Parse(precision);
         var be = CudaBackendParityTests.Backend(dt);
         double tol = Tolerance(dt);
         foreach (var (size, batch) in new[] { (16, 2), (24, 1) })

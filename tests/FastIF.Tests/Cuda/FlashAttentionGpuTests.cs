@@ -18,11 +18,11 @@ public class FlashAttentionGpuTests
 {
     private static readonly ConcurrentDictionary<DType, CudaBackend> Opened = new();
 
-    public static TheoryData<string> Precisions() => ["fp32", "fp16", "bf16"];
+    public static TheoryData<string> Precisions() => CudaBackendParityTests.Precisions();
 
-    private static DType Parse(string p) => p switch { "fp32" => DType.F32, "fp16" => DType.F16, _ => DType.BF16 };
+    private static DType Parse(string p) => CudaBackendParityTests.Parse(p);
 
-    private static double Tolerance(DType t) => t switch { DType.F32 => 1e-5, DType.F16 => 2e-3, _ => 1.6e-2 };
+    private static double Tolerance(DType t) => CudaBackendParityTests.Tolerance(t);
 
     private static CudaBackend Flash(DType t)
     {
