@@ -167,6 +167,23 @@ FASTIF_DEVICE void upsample2(const T* __restrict__ x, T* __restrict__ y, int bat
     }
 }
 
+// The four phase planes of a x2 sub-pixel convolution, NHWC [B, H+1, W+1, 4C] with channel p*C + ch for phase
+// p = 2a + e, interleaved into [B, 2H, 2W, C]: out(2i+a, 2j+e) = phases(i+a, j+e, p). h, w are the low-res sizes.
+template <typename T>
+FASTIF_DEVICE void shuffle_phases2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
+    int oh = 2 * h, ow = 2 * w;
+    fastif_index n = (fastif_index)batch * oh * ow * c;
+    FASTIF_FOR_EACH(i, n) {
+        fastif_index r = i;
+        int ch = (int)(r % c); r /= c;
+        int ox = (int)(r % ow); r /= ow;
+        int oy = (int)(r % oh); r /= oh;
+        int a = oy & 1, e = ox & 1;
+        int py = (oy >> 1) + a, px = (ox >> 1) + e;
+        y[i] = x[((r * (h + 1) + py) * (w + 1) + px) * (4 * (fastif_index)c) + (2 * a + e) * c + ch];
+    }
+}
+
 // Concatenation along the last axis: rows of [ca] then [cb] (channel concat of NHWC images).
 template <typename T>
 FASTIF_DEVICE void concat_last(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y,
@@ -272,6 +289,8 @@ extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const
     { bias_residual<T>(y, bias, residual, n, channels, scale); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_upsample2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { upsample2<T>(x, y, batch, h, w, c); } \
+extern "C" __global__ void fastif_shuffle_phases2_##SFX(const T* x, T* y, int batch, int h, int w, int c) \
+    { shuffle_phases2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_concat_last_##SFX(const T* a, const T* b, T* y, fastif_index rows, int ca, int cb) \
     { concat_last<T>(a, b, y, rows, ca, cb); } \
 extern "C" __global__ void fastif_concat_rows_##SFX(const T* a, const T* b, T* y, int batch, int la, int lb, int c) \

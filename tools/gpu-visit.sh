@@ -6,7 +6,8 @@
 #   tools/gpu-visit.sh [DIFFUSERS_SRC]   # e.g. a `git archive v0.40.0 src/diffusers` unpacked; omit to skip the peers
 # On the GPU machine:  bash .device/visit.sh STAGE...   with stages
 #   tests   the whole suite (FASTIF_BIG_PARITY=1: real-size stage I/II forwards against the CPU too)
-#   bench   peaks, then IF-I-XL and IF-II-L at B=1 and 2, fp16, eager and graph (FASTIF_BENCH_PRESETS to change); B=2 again with --attention flash
+#   bench   peaks, then IF-I-XL and IF-II-L at B=1 and 2, fp16, eager and graph (FASTIF_BENCH_PRESETS to change); B=2 again with
+#           --attention flash, and with --upsample nearest (diffusers' upsample-then-conv instead of the sub-pixel conv)
 #   peers   diffusers eager and torch.compile on the same weights and shapes
 #   profile one eager UNet call per op (fastif profile) for each preset
 #   cascade real-size random IF-I-XL + T5-XXL and IF-II-L snapshots, then `fastif cascade` on the GPU (per-stage figures)
@@ -54,6 +55,11 @@ for stage in "\$@"; do
       for p in \$presets; do
         \$fastif bench --backend cuda --precision fp16 --preset \$p --batch 2 --steps 20 --warmup 3 --graph on --attention flash \
           --json \$res/cuda-\$p-b2-fp16-flash.json > \$res/bench-\$p-b2-flash.txt 2>&1; tail -8 \$res/bench-\$p-b2-flash.txt
+      done
+      # Sub-pixel upsampling (the cuda default above) against diffusers' upsample-then-conv, same preset and shapes.
+      for p in \$presets; do
+        \$fastif bench --backend cuda --precision fp16 --preset \$p --batch 2 --steps 20 --warmup 3 --graph on --upsample nearest \
+          --json \$res/cuda-\$p-b2-fp16-nearest.json > \$res/bench-\$p-b2-nearest.txt 2>&1; tail -8 \$res/bench-\$p-b2-nearest.txt
       done ;;
     peers)
       [ -d .device/extra/$dsrc/diffusers ] || { echo "no diffusers bundled: run tools/gpu-visit.sh DIFFUSERS_SRC"; continue; }

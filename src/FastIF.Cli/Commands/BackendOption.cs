@@ -2,6 +2,7 @@ using System.CommandLine;
 using FastIF.Backends;
 using FastIF.Backends.Cpu;
 using FastIF.Backends.Cuda;
+using FastIF.Models.UNet;
 using FastIF.Native;
 using FastIF.Runtime;
 using FastIF.Tensors;
@@ -28,6 +29,25 @@ internal static class BackendOption
         Description = "cuda attention: gemm (cuBLAS batched GEMMs around a softmax kernel) or flash (FastIF's fused online-softmax kernel)",
         DefaultValueFactory = _ => "gemm",
     };
+
+    public static Option<string> CreateUpsample() => new("--upsample")
+    {
+        Description = "upsampler ResNets: subpixel (a 2x2 phase convolution of the low-resolution input, 4/9 of the work), " +
+            "nearest (upsample, then the 3x3 convolution, as diffusers does) or auto (nearest on the cpu reference, subpixel on cuda)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>The UNet graph options <c>--upsample</c> names for <paramref name="be"/>.</summary>
+    public static UNetOptions ParseUpsample(string value, IBackend be) => value switch
+    {
+        "auto" => UNetOptions.For(be),
+        "subpixel" => UNetOptions.For(be) with { SubpixelUpsample = true },
+        "nearest" => UNetOptions.For(be) with { SubpixelUpsample = false },
+        _ => throw new FastIFException($"unknown --upsample \"{value}\"; known: auto, subpixel, nearest"),
+    };
+
+    /// <summary>How a UNet's upsamplers run, as <c>--upsample</c> names it (for reports).</summary>
+    public static string UpsampleName(UNetOptions o) => o.SubpixelUpsample ? "subpixel" : "nearest";
 
     /// <summary>Opens the named backend; <paramref name="precision"/> and <paramref name="attention"/> apply to cuda only.</summary>
     public static IBackend Resolve(string name, string precision = "fp16", string attention = "gemm")

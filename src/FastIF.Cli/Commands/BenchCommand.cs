@@ -43,9 +43,10 @@ internal static class BenchCommand
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
         var attention = BackendOption.CreateAttention();
+        var upsample = BackendOption.CreateUpsample();
         var graph = new Option<string>("--graph") { Description = "cuda: time the UNet call eagerly (off), as a CUDA graph (on) or both", DefaultValueFactory = _ => "both" };
         var cmd = new Command("bench", "Benchmark a preset on random weights: UNet sampling steps, T5 encodes or the whole cascade (default: IF-I-XL on a GPU, tiny on the CPU).")
-            { preset, weights, steps, warmup, images, views, size, dtype, seed, png, json, peaks, stageSteps, parts, backend, precision, attention, graph };
+            { preset, weights, steps, warmup, images, views, size, dtype, seed, png, json, peaks, stageSteps, parts, backend, precision, attention, graph, upsample };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             if (pr.GetValue(peaks))
@@ -92,7 +93,8 @@ internal static class BenchCommand
             string unetDir = pr.GetValue(weights) ?? RandomWeights.Cached(UNetPresets.Get(presetName), presetName, wdt, run.Seed,
                 Progress.Bytes($"making random {presetName} weights", Tensors.DTypes.Size(wdt)), ct);
             string? variant = pr.GetValue(weights) == null ? RandomWeights.VariantOf(wdt) : null;
-            return RunUNet(inner, presetName, unetDir, variant, wdt, n, v, pr.GetValue(size), pr.GetValue(graph)!, pr.GetValue(png)!, run);
+            return RunUNet(inner, presetName, unetDir, variant, wdt, n, v, pr.GetValue(size), pr.GetValue(graph)!, pr.GetValue(png)!,
+                BackendOption.ParseUpsample(pr.GetValue(upsample)!, inner), run);
         })));
         return cmd;
     }
@@ -101,20 +103,20 @@ internal static class BenchCommand
     private sealed record Run(int Steps, int Warmup, ulong Seed, string? Json, string Command, CancellationToken Cancel);
 
     private static int RunUNet(IBackend inner, string presetName, string dir, string? variant, Tensors.DType dt, int n, int views,
-        int? size, string graph, string png, Run run)
+        int? size, string graph, string png, UNetOptions options, Run run)
     {
         var counter = new FlopCounter(inner);
         var load = Stopwatch.StartNew();
-        using var unet = UNet2DCondition.Load(dir, counter, variant);
+        using var unet = UNet2DCondition.Load(dir, counter, variant, options);
         (inner as CudaBackend)?.Synchronize(); // uploads are asynchronous: the load ends when the last byte is on the device
         double loadMs = load.Elapsed.TotalMilliseconds;
         int side = size ?? unet.Config.SampleSize;
         long parameters = unet.Parameters.Sum(p => p.Shape.Elements);
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(presetName)}[/] on [bold]{inner.Name}[/]: {parameters / 1e6:F1} M parameters loaded in {loadMs:F0} ms; " +
-            $"UNet batch {2 * n * views} (guidance{(views > 1 ? $", {views} views" : "")}) at {side}x{side}");
+            $"UNet batch {2 * n * views} (guidance{(views > 1 ? $", {views} views" : "")}) at {side}x{side}, {BackendOption.UpsampleName(options)} upsampling");
         var common = Common(inner, presetName, dt, run.Command) with
         {
-            Batch = n, Views = views, UNetBatch = 2 * n * views, Size = side, LoadMs = loadMs, LoadBytes = BenchEnvironment.FileBytes(dir),
+            Batch = n, Views = views, UNetBatch = 2 * n * views, Size = side, Upsample = BackendOption.UpsampleName(options), LoadMs = loadMs, LoadBytes = BenchEnvironment.FileBytes(dir),
         };
         if (inner is CudaBackend cuda)
             return GpuBench.Run(unet, cuda, counter, common, run.Steps, run.Warmup, graph, run.Seed, run.Json, run.Cancel);

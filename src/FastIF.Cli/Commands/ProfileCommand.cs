@@ -30,8 +30,9 @@ internal static class ProfileCommand
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
         var attention = BackendOption.CreateAttention();
+        var upsample = BackendOption.CreateUpsample();
         var cmd = new Command("profile", "Time every op of one guided UNet call (per kind and per op, with FLOPs and bytes).")
-            { preset, weights, images, size, warmup, top, json, compare, backend, precision, attention };
+            { preset, weights, images, size, warmup, top, json, compare, backend, precision, attention, upsample };
         cmd.SetAction((pr, ct) => Task.FromResult(CliErrors.Run(() =>
         {
             if (pr.GetValue(compare) is { Length: > 0 } files)
@@ -49,7 +50,8 @@ internal static class ProfileCommand
             var profiler = new OpProfiler(inner, clock);
             string dir = pr.GetValue(weights) ?? RandomWeights.Cached(UNetPresets.Get(presetName), presetName, DType.F16, 0,
                 Progress.Bytes($"making random {presetName} weights", 2), ct);
-            using var unet = UNet2DCondition.Load(dir, profiler, pr.GetValue(weights) == null ? "fp16" : null);
+            using var unet = UNet2DCondition.Load(dir, profiler, pr.GetValue(weights) == null ? "fp16" : null,
+                BackendOption.ParseUpsample(pr.GetValue(upsample)!, inner));
             var c = unet.Config;
             int side = pr.GetValue(size) ?? c.SampleSize, b = 2 * n, warm = pr.GetValue(warmup);
             // One whole sampling step as the sampler runs it (un-graphed): the UNet's ops through the profiler and the fused

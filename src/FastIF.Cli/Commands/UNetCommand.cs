@@ -19,11 +19,13 @@ internal static class UNetCommand
         var backend = BackendOption.Create();
         var precision = BackendOption.CreatePrecision();
         var attention = BackendOption.CreateAttention();
-        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.") { model, inputs, output, variant, prefix, backend, precision, attention };
+        var upsample = BackendOption.CreateUpsample();
+        var cmd = new Command("unet", "Run one UNet forward pass on tensors from a file.")
+            { model, inputs, output, variant, prefix, backend, precision, attention, upsample };
         cmd.SetAction(pr => CliErrors.Run(() =>
         {
             using var be = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
-            using var unet = UNet2DCondition.Load(pr.GetValue(model)!, be, pr.GetValue(variant));
+            using var unet = UNet2DCondition.Load(pr.GetValue(model)!, be, pr.GetValue(variant), BackendOption.ParseUpsample(pr.GetValue(upsample)!, be));
             using var io = SafetensorsFile.Open(pr.GetValue(inputs)!);
             string p = pr.GetValue(prefix)!;
             using var sample = Floats(io, be, p + "sample");
@@ -35,7 +37,10 @@ internal static class UNetCommand
             using var y = unet.Forward(sample, t, ehs, cls);
             var ms = sw.Elapsed.TotalMilliseconds;
             SafetensorsWriter.Save(pr.GetValue(output)!, [("output", y.Shape, y.ToArray())],
-                metadata: new Dictionary<string, string> { ["producer"] = "fastif unet", ["backend"] = be.Name });
+                metadata: new Dictionary<string, string>
+                {
+                    ["producer"] = "fastif unet", ["backend"] = be.Name, ["upsample"] = BackendOption.UpsampleName(unet.Options),
+                });
             Console.WriteLine($"output {y.Shape} written to {pr.GetValue(output)} ({ms:F1} ms forward on {be.Name})");
             return 0;
         }));

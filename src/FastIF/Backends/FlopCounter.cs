@@ -86,6 +86,9 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     public Tensor UpsampleNearest2x(Tensor x) => inner.UpsampleNearest2x(x);
 
     /// <inheritdoc/>
+    public Tensor ShufflePhases2x(Tensor phases) => inner.ShufflePhases2x(phases);
+
+    /// <inheritdoc/>
     public Tensor ConcatChannels(Tensor a, Tensor b) => inner.ConcatChannels(a, b);
 
     /// <inheritdoc/>

@@ -65,6 +65,8 @@ public sealed record BenchReport
     public int Views { get; init; } = 1;
     /// <summary>The UNet batch of one call, for UNet presets.</summary>
     public int? UNetBatch { get; init; }
+    /// <summary>How the UNet's upsamplers ran ("subpixel" or "nearest"), for UNet presets.</summary>
+    public string? Upsample { get; init; }
     /// <summary>Image side, for UNet presets.</summary>
     public int? Size { get; init; }
     /// <summary>Bytes of weights one timed unit reads (every parameter once, as the backend holds them).</summary>
@@ -114,7 +116,7 @@ public sealed record BenchReport
         var o = new JsonObject
         {
             ["device"] = Device, ["backend"] = Backend, ["preset"] = Preset, ["precision"] = Precision,
-            ["weights_dtype"] = WeightsDtype, ["batch"] = Batch, ["views"] = Views, ["unet_batch"] = UNetBatch, ["size"] = Size,
+            ["weights_dtype"] = WeightsDtype, ["batch"] = Batch, ["views"] = Views, ["unet_batch"] = UNetBatch, ["size"] = Size, ["upsample"] = Upsample,
             ["steps"] = MsPerStep.All.Count, ["step"] = Step, ["ms_per_step"] = MsPerStep.ToJson(),
             ["gflop_per_forward"] = GflopPerForward, ["achieved_tflops"] = AchievedTflops,
             ["weight_bytes"] = WeightBytes, ["achieved_gbps"] = AchievedGBps,

@@ -138,6 +138,8 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     /// <inheritdoc/>
     public Tensor UpsampleNearest2x(Tensor x) => Run("upsample", () => _flops.UpsampleNearest2x(x), x);
     /// <inheritdoc/>
+    public Tensor ShufflePhases2x(Tensor phases) => Run("upsample", () => _flops.ShufflePhases2x(phases), phases);
+    /// <inheritdoc/>
     public Tensor ConcatChannels(Tensor a, Tensor b) => Run("concat", () => _flops.ConcatChannels(a, b), a, b);
     /// <inheritdoc/>
     public Tensor ConcatTokens(Tensor a, Tensor b) => Run("concat", () => _flops.ConcatTokens(a, b), a, b);

@@ -107,6 +107,41 @@ public class CliTests
     }
 
     [Fact]
+    public void BenchCountsTheWorkTheSubpixelUpsamplerSaves()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"fastif-bench-{Guid.NewGuid():N}");
+        try
+        {
+            Assert.Equal(0, Run("weights", "random", "--preset", "tiny", "--out", dir, "--dtype", "fp32").Code);
+            double Conv(string upsample)
+            {
+                var json = Path.Combine(dir, upsample + ".json");
+                var (code, _, err) = Run("bench", "--weights", dir, "--size", "32", "--steps", "1", "--warmup", "0", "--json", json,
+                    "--png", Path.Combine(dir, "r.png"), "--backend", "cpu", "--upsample", upsample);
+                Assert.True(code == 0, err);
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json));
+                Assert.Equal(upsample, doc.RootElement.GetProperty("upsample").GetString());
+                return doc.RootElement.GetProperty("gflop_by_op").GetProperty("conv2d").GetDouble() * 1e9;
+            }
+            // Each upsampler's conv1 (every up level but the last, at twice its input's side h): 9 taps on (2h)² outputs
+            // become 4 taps on 4 phase planes of (h+1)², for a UNet batch of 2 (guidance).
+            var c = Models.UNet.UNetPresets.Get("tiny");
+            double saved = 0;
+            for (int k = 0; k < c.Levels - 1; k++)
+            {
+                long ch = c.BlockOutChannels[c.Levels - 1 - k], h = 32 >> (c.Levels - 1 - k);
+                saved += 2.0 * 2 * ch * ch * (9 * 4 * h * h - 16 * (h + 1) * (h + 1));
+            }
+            Assert.True(saved > 0);
+            Assert.Equal(saved, Conv("nearest") - Conv("subpixel"), 1e-6 * saved);
+            var (bad, _, badErr) = Run("bench", "--weights", dir, "--steps", "1", "--backend", "cpu", "--upsample", "bilinear");
+            Assert.Equal(2, bad);
+            Assert.Contains("--upsample", badErr);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void InfoListsTheCpuBackend()
     {
         var (code, output, _) = Run("info");

@@ -96,6 +96,8 @@ public class CudaBackendParityTests
         Check(p, "conv 3x3 + residual, scaled", (b, x) => b.Conv2d(x[0], x[1], x[2], 1, x[3], 1 / 1.414f), A(1, 32, 16, 16), W(32, 32, 3, 3), W(32), A(1, 32, 16, 16));
         Check(p, "conv 1x1 no bias", (b, x) => b.Conv2d(x[0], x[1], null, 0), A(3, 24, 5, 6), W(40, 24, 1, 1));
         Check(p, "conv 3x3 pad 0", (b, x) => b.Conv2d(x[0], x[1], x[2], 0), A(1, 6, 8, 8), W(12, 6, 3, 3), W(12));
+        // The sub-pixel upsampler's phase convolution: an even kernel whose output outgrows its input.
+        Check(p, "conv 2x2 pad 1 (phases)", (b, x) => b.Conv2d(x[0], x[1], x[2], 1), A(2, 16, 8, 6), W(64, 16, 2, 2), W(64));
     }
 
     [Theory, MemberData(nameof(Precisions))]
@@ -134,6 +136,8 @@ public class CudaBackendParityTests
     {
         Check(p, "avgpool", (b, x) => b.AvgPool2x2(x[0]), A(2, 6, 8, 10));
         Check(p, "upsample", (b, x) => b.UpsampleNearest2x(x[0]), A(2, 6, 4, 5));
+        Check(p, "shuffle phases", (b, x) => b.ShufflePhases2x(x[0]), A(2, 24, 5, 4));
+        Check(p, "shuffle phases 1x1", (b, x) => b.ShufflePhases2x(x[0]), A(1, 8, 2, 2));
     }
 
     [Theory, MemberData(nameof(Precisions))]

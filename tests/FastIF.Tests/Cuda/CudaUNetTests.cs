@@ -29,7 +29,7 @@ public class CudaUNetTests
         var data = new TheoryData<string, string, string>();
         foreach (var row in UNetGoldenTests.Cases())
         {
-            var (io, prefix, _) = ((string, string, string))row.Data;
+            var (io, prefix, _, _) = ((string, string, string, bool))row.Data;
             if (data.Any(r => r.Data.Item1 == io && r.Data.Item2 == prefix)) continue;
             foreach (var p in new[] { "fp32", "fp16", "bf16" }) data.Add(io, prefix, p);
         }

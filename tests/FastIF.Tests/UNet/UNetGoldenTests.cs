@@ -7,7 +7,8 @@ namespace FastIF.Tests.UNet;
 
 /// <summary>
 /// Every UNet case of every <c>if/unet_*_io.safetensors</c> fixture, run on the CPU backend with the fp32 and the
-/// fp16 weight files, against diffusers' outputs and recorded activations.
+/// fp16 weight files, against diffusers' outputs and recorded activations: in diffusers' order of operations (what the
+/// CPU reference runs) and with the rewrites the GPU runs (<see cref="UNetOptions.Fastest"/>: sub-pixel upsampling).
 /// </summary>
 public class UNetGoldenTests
 {
@@ -16,14 +17,14 @@ public class UNetGoldenTests
     private const double RelL2 = 1e-5, MaxAbs = 5e-5;
 
     /// <summary>(io file, case prefix, weight variant) for every case found.</summary>
-    public static TheoryData<string, string, string> Cases()
+    public static TheoryData<string, string, string, bool> Cases()
     {
-        var data = new TheoryData<string, string, string>();
+        var data = new TheoryData<string, string, string, bool>();
         var root = Fixtures.Root;
         if (root == null || !Directory.Exists(Path.Combine(root, "if")))
         {
             if (Fixtures.Explicit) throw new InvalidOperationException($"FASTIF_FIXTURES={root} has no if/ folder");
-            data.Add("(no fixtures)", "", "");
+            data.Add("(no fixtures)", "", "", false);
             return data;
         }
         foreach (var io in Directory.GetFiles(Path.Combine(root, "if"), "unet_*_io.safetensors").Order())
@@ -32,8 +33,11 @@ public class UNetGoldenTests
             var cases = f.Entries.Select(e => e.Name.Split('.')[0]).Where(n => n.StartsWith("case")).Distinct().Order();
             foreach (var c in cases)
             {
-                data.Add(Path.GetFileName(io), c, "fp32");
-                data.Add(Path.GetFileName(io), c, "fp16");
+                foreach (var fastest in new[] { false, true })
+                {
+                    data.Add(Path.GetFileName(io), c, "fp32", fastest);
+                    data.Add(Path.GetFileName(io), c, "fp16", fastest);
+                }
             }
         }
         return data;
@@ -50,13 +54,14 @@ public class UNetGoldenTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void UNetMatchesDiffusers(string ioName, string casePrefix, string variant)
+    public void UNetMatchesDiffusers(string ioName, string casePrefix, string variant, bool fastest)
     {
         if (casePrefix == "") Assert.Skip("golden fixtures not found: set FASTIF_FIXTURES or place them at ../shared/fixtures");
         var ifDir = Fixtures.Require("if");
         using var io = SafetensorsFile.Open(Path.Combine(ifDir, ioName));
         var be = CpuBackend.Instance;
-        using var unet = UNet2DCondition.Load(ModelDir(ifDir, ioName), be, variant == "fp16" ? "fp16" : null);
+        using var unet = UNet2DCondition.Load(ModelDir(ifDir, ioName), be, variant == "fp16" ? "fp16" : null,
+            fastest ? UNetOptions.Fastest : UNetOptions.AsDiffusers);
 
         using var sample = Load(io, be, casePrefix + ".sample");
         using var t = Steps(io, be, casePrefix + ".timestep");

@@ -233,6 +233,29 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
+    public Tensor ShufflePhases2x(Tensor phases)
+    {
+        var ps = Own(phases, "ShufflePhases2x");
+        var (n, c, h, w) = PhaseShape.Of(phases);
+        int ph = h + 1, pw = w + 1, oh = 2 * h, ow = 2 * w;
+        var y = New(new Shape(n, c, oh, ow));
+        Parallel.For(0, n * c, bc =>
+        {
+            int b = bc / c, ch = bc % c;
+            var dst = y.Data.AsSpan(bc * oh * ow, oh * ow);
+            for (int p = 0; p < 4; p++)
+            {
+                int a = p >> 1, e = p & 1;
+                var src = ps.Data.AsSpan(((b * 4 + p) * c + ch) * ph * pw, ph * pw);
+                for (int i = 0; i < h; i++)
+                    for (int j = 0; j < w; j++)
+                        dst[(2 * i + a) * ow + 2 * j + e] = src[(i + a) * pw + j + e];
+            }
+        });
+        return y;
+    }
+
+    /// <inheritdoc/>
     public Tensor ConcatChannels(Tensor a, Tensor b)
     {
         var av = Own(a, "ConcatChannels lhs");

@@ -198,6 +198,17 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
+    public Tensor ShufflePhases2x(Tensor phases)
+    {
+        var ps = Act(phases, "ShufflePhases2x");
+        var (n, c, h, w) = PhaseShape.Of(phases);
+        var y = New(new Shape(n, c, 2 * h, 2 * w));
+        new KernelArgs().Ptr(ps.Pointer).Ptr(y.Pointer).I32(n).I32(h).I32(w).I32(c)
+            .Launch(Fn("shuffle_phases2"), Blocks(y.Shape.Elements), 256, Stream);
+        return y;
+    }
+
+    /// <inheritdoc/>
     public Tensor ConcatChannels(Tensor a, Tensor b)
     {
         var av = Act(a, "ConcatChannels lhs");

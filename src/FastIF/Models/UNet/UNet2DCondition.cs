@@ -33,10 +33,14 @@ public sealed class UNet2DCondition : IDisposable
     /// <summary>Every parameter the graph declares (names and shapes as in diffusers checkpoints).</summary>
     public IReadOnlyList<ParamSpec> Parameters => _params.Specs;
 
+    /// <summary>How the graph computes what the config describes.</summary>
+    public UNetOptions Options { get; }
+
     /// <summary>Builds the graph without weights (to list or count parameters, or to make random weights).</summary>
-    public UNet2DCondition(UNetConfig config)
+    public UNet2DCondition(UNetConfig config, UNetOptions? options = null)
     {
         Config = config;
+        Options = options ?? UNetOptions.Fastest;
         var c = config;
         var ps = _params;
         int c0 = c.BlockOutChannels[0], t = c.TimeEmbeddingDim;
@@ -90,7 +94,11 @@ public sealed class UNet2DCondition : IDisposable
                 ch = cout;
             }
             if (k < c.Levels - 1)
-                lv = lv with { Resampler = new ResnetBlock(ps, $"up_blocks.{k}.upsamplers.0", c, cout, cout, c.ResnetOutScaleFactor, Resample.Up) };
+                lv = lv with
+                {
+                    Resampler = new ResnetBlock(ps, $"up_blocks.{k}.upsamplers.0", c, cout, cout, c.ResnetOutScaleFactor, Resample.Up,
+                        Options.SubpixelUpsample),
+                };
             _up.Add(lv);
         }
         _normOut = new NormLayer(ps, "conv_norm_out", c0);
@@ -98,7 +106,8 @@ public sealed class UNet2DCondition : IDisposable
     }
 
     /// <summary>Builds the graph and loads its weights from a checkpoint into <paramref name="backend"/>.</summary>
-    public UNet2DCondition(UNetConfig config, Checkpoint checkpoint, IBackend backend) : this(config)
+    public UNet2DCondition(UNetConfig config, Checkpoint checkpoint, IBackend backend, UNetOptions? options = null)
+        : this(config, options ?? UNetOptions.For(backend))
     {
         _params.Load(checkpoint, backend);
         Backend = backend;
@@ -107,13 +116,13 @@ public sealed class UNet2DCondition : IDisposable
     /// <summary>
     /// Loads a diffusers UNet folder (<c>config.json</c> + <c>diffusion_pytorch_model[.variant].safetensors</c>, or its sharded index).
     /// </summary>
-    public static UNet2DCondition Load(string directory, IBackend backend, string? variant = null)
+    public static UNet2DCondition Load(string directory, IBackend backend, string? variant = null, UNetOptions? options = null)
     {
         var cfgPath = Path.Combine(directory, "config.json");
         if (!File.Exists(cfgPath)) throw new ConfigException($"{directory}: no config.json (expected a diffusers unet folder)");
         var cfg = UNetConfig.Load(cfgPath);
         using var ck = Checkpoint.OpenDirectory(directory, "diffusion_pytorch_model", variant);
-        return new UNet2DCondition(cfg, ck, backend);
+        return new UNet2DCondition(cfg, ck, backend, options);
     }
 
     /// <summary>

@@ -51,21 +51,25 @@ internal enum Resample { None, Down, Up }
 internal sealed class ResnetBlock
 {
     private readonly NormLayer _norm1, _norm2;
-    private readonly ConvLayer _conv1, _conv2;
+    private readonly ConvLayer? _conv1;
+    private readonly UpsampleConvLayer? _upConv1;
+    private readonly ConvLayer _conv2;
     private readonly LinearLayer _timeProj;
     private readonly ConvLayer? _shortcut;
     private readonly Resample _resample;
     private readonly int _groups;
     private readonly float _eps, _outScale;
 
-    public ResnetBlock(ParamSet ps, string prefix, UNetConfig cfg, int cin, int cout, float outScaleFactor, Resample resample = Resample.None)
+    public ResnetBlock(ParamSet ps, string prefix, UNetConfig cfg, int cin, int cout, float outScaleFactor,
+        Resample resample = Resample.None, bool subpixelUpsample = true)
     {
         _groups = cfg.NormNumGroups;
         _eps = cfg.NormEps;
         _outScale = 1f / outScaleFactor;
         _resample = resample;
         _norm1 = new NormLayer(ps, prefix + ".norm1", cin);
-        _conv1 = new ConvLayer(ps, prefix + ".conv1", cin, cout, 3);
+        if (resample == Resample.Up && subpixelUpsample) _upConv1 = new UpsampleConvLayer(ps, prefix + ".conv1", cin, cout);
+        else _conv1 = new ConvLayer(ps, prefix + ".conv1", cin, cout, 3);
         _timeProj = new LinearLayer(ps, prefix + ".time_emb_proj", cfg.TimeEmbeddingDim, 2 * cout);
         _norm2 = new NormLayer(ps, prefix + ".norm2", cout);
         _conv2 = new ConvLayer(ps, prefix + ".conv2", cout, cout, 3);
@@ -81,10 +85,11 @@ internal sealed class ResnetBlock
         Tensor skip = x;
         if (_resample != Resample.None)
         {
-            h = Replace(h, _resample == Resample.Down ? be.AvgPool2x2(h) : be.UpsampleNearest2x(h));
+            // The sub-pixel conv upsamples inside the convolution; every other resample runs before it.
+            if (_upConv1 == null) h = Replace(h, _resample == Resample.Down ? be.AvgPool2x2(h) : be.UpsampleNearest2x(h));
             skip = _resample == Resample.Down ? be.AvgPool2x2(x) : be.UpsampleNearest2x(x);
         }
-        h = Replace(h, _conv1.Forward(be, h));
+        h = Replace(h, _upConv1 != null ? _upConv1.Forward(be, h) : _conv1!.Forward(be, h));
         using (var ss = _timeProj.Forward(be, temb))
             h = Replace(h, be.GroupNorm(h, _groups, _eps, _norm2.Weight.Value, _norm2.Bias.Value, ss, Activation.Gelu));
         Tensor? projected = _shortcut?.Forward(be, skip);

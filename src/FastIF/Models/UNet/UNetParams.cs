@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using FastIF.Backends;
 using FastIF.Tensors;
 using FastIF.Weights;
@@ -19,6 +20,13 @@ public enum ParamKind
     Embedding,
 }
 
+/// <summary>
+/// A load-time rewrite of a parameter into the form the graph computes with (sub-pixel phase weights, for one): the
+/// checkpoint's values as fp32 in its shape in, new fp32 values and their shape out. The backend converts the result
+/// to its storage type once, as it does any weight.
+/// </summary>
+public delegate (float[] Values, Shape Shape) ParamTransform(float[] values, Shape shape);
+
 /// <summary>One expected model tensor: its diffusers name, PyTorch shape and role.</summary>
 public sealed record ParamSpec(string Name, Shape Shape, ParamKind Kind);
 
@@ -38,6 +46,7 @@ public sealed class ParamSet : IDisposable
         /// <summary>The loaded tensor.</summary>
         public Tensor Value => _value ?? throw new InvalidOperationException($"parameter {Spec.Name} is not loaded");
         internal Tensor? _value;
+        internal ParamTransform? Transform { get; init; }
     }
 
     /// <summary>All declared parameters, in declaration (forward) order.</summary>
@@ -47,9 +56,13 @@ public sealed class ParamSet : IDisposable
     public long Elements => _params.Sum(p => p.Spec.Shape.Elements);
 
     /// <summary>Declares a parameter.</summary>
-    public Param Add(string name, ParamKind kind, params int[] shape)
+    public Param Add(string name, ParamKind kind, params int[] shape) => Add(name, kind, null, shape);
+
+    /// <summary>Declares a parameter that the checkpoint holds as <paramref name="shape"/> and the graph uses as
+    /// <paramref name="transform"/> rewrites it (applied once, at load).</summary>
+    public Param Add(string name, ParamKind kind, ParamTransform? transform, params int[] shape)
     {
-        var p = new Param(new ParamSpec(name, new Shape(shape), kind));
+        var p = new Param(new ParamSpec(name, new Shape(shape), kind)) { Transform = transform };
         _params.Add(p);
         return p;
     }
@@ -85,7 +98,16 @@ public sealed class ParamSet : IDisposable
         foreach (var p in _params)
         {
             var e = checkpoint.GetEntry(p.Spec.Name);
-            p._value = backend.LoadWeight(checkpoint.GetBytes(p.Spec.Name), e.DType, p.Spec.Shape);
+            var raw = checkpoint.GetBytes(p.Spec.Name);
+            if (p.Transform == null)
+            {
+                p._value = backend.LoadWeight(raw, e.DType, p.Spec.Shape);
+                continue;
+            }
+            var values = GC.AllocateUninitializedArray<float>(checked((int)p.Spec.Shape.Elements));
+            DTypeConvert.ToFloat32(raw, e.DType, values);
+            var (rewritten, shape) = p.Transform(values, p.Spec.Shape);
+            p._value = backend.LoadWeight(MemoryMarshal.AsBytes(rewritten.AsSpan()), DType.F32, shape);
         }
     }
 
