@@ -129,7 +129,7 @@ internal static class BenchCommand
         var report = common with
         {
             Step = "one sampling step: a classifier-free-guided UNet call (batch 2 x batch x views), guidance, the scheduler update; monotonic clock",
-            MsPerStep = TimingStats.Of(r.StepMs), GflopPerForward = r.GflopPerForward, WeightBytes = parameters * 4,
+            MsPerStep = TimingStats.Of(r.StepMs), GflopPerForward = r.GflopPerForward, WeightBytes = unet.LoadedWeightElements * 4,
             Peaks = BenchEnvironment.CpuPeaksNow(), PeakMemory = BenchEnvironment.PeakMemory(-1),
             Extra = new Dictionary<string, JsonNode?> { ["gflop_by_op"] = new JsonObject(r.FlopsByOp.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))) },
         };

@@ -90,8 +90,8 @@ public static class CascadeBench
             log?.Invoke($"  cascade {r + 1}: {total:F0} ms (text {textMs:F0} ms, " + string.Join(", ", rep.Select(x => $"{x.Name} {x.Seconds * 1000:F0} ms")) + ")");
         }
         int elem = backend is CudaBackend c ? c.Precision.Size() : 4;
-        static long Params(UNetConfig c) => new UNet2DCondition(c).Parameters.Sum(p => p.Shape.Elements);
-        long bytes = (t5.Parameters + (Params(c1) + Params(c2)) * stageSteps) * elem;
+        // Each stage's weights as loaded (its report's bytes), read once per step.
+        long bytes = t5.Parameters * elem + reports.Sum(x => x.WeightBytes) * stageSteps;
         return new CascadeBenchResult(ms, gflop, bytes, stageMs, reports, peakAnon, s1, s2);
     }
 }

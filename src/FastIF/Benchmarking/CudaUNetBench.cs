@@ -119,7 +119,7 @@ public static class CudaUNetBench
             var eager = TimeEach(be, reps, () => { cancel.ThrowIfCancellationRequested(); Forward(inputs).Dispose(); });
             double gflop = counter.Total / 1e9 / reps;
             long peak = be.ActivationPool.PeakInUseBytes - baseline;
-            long weightBytes = unet.Parameters.Sum(p => p.Shape.Elements) * be.Precision.Size();
+            long weightBytes = unet.LoadedWeightElements * be.Precision.Size();
             double[]? replays = null;
             long graphBytes = 0;
             if (graph)

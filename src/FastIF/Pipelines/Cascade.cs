@@ -71,7 +71,7 @@ public static class Cascade
                 onStep?.Invoke(name, t, steps);
             },
         }, cancel);
-        long weights = stage.UNet.Parameters.Sum(p => p.Shape.Elements) * (cuda?.Precision.Size() ?? 4);
+        long weights = stage.UNet.LoadedWeightElements * (cuda?.Precision.Size() ?? 4);
         reports.Add(new StageReport(name, sw.Elapsed.TotalSeconds, weights, peakAnon, cuda == null ? null : weights + cuda.ActivationPool.PeakInUseBytes));
         return image;
     }

@@ -33,6 +33,10 @@ public sealed class UNet2DCondition : IDisposable
     /// <summary>Every parameter the graph declares (names and shapes as in diffusers checkpoints).</summary>
     public IReadOnlyList<ParamSpec> Parameters => _params.Specs;
 
+    /// <summary>Weight elements one forward pass reads, as loaded: more than <see cref="Parameters"/> hold when the sub-pixel
+    /// upsampler's phase weights (16 taps per channel pair instead of 9) replace its 3×3 kernels.</summary>
+    public long LoadedWeightElements => _params.LoadedElements;
+
     /// <summary>How the graph computes what the config describes.</summary>
     public UNetOptions Options { get; }
 

@@ -55,6 +55,10 @@ public sealed class ParamSet : IDisposable
     /// <summary>Total element count.</summary>
     public long Elements => _params.Sum(p => p.Spec.Shape.Elements);
 
+    /// <summary>Elements the backend holds once loaded: as declared, except where a load transform reshapes a parameter
+    /// (what a forward pass reads; before loading, the declared count).</summary>
+    public long LoadedElements => _params.Sum(p => p._value?.Shape.Elements ?? p.Spec.Shape.Elements);
+
     /// <summary>Declares a parameter.</summary>
     public Param Add(string name, ParamKind kind, params int[] shape) => Add(name, kind, null, shape);
 
