@@ -62,31 +62,41 @@ extern "C" __global__ void fastif_convert4d(const void* __restrict__ src, int sr
     }
 }
 
+// Where GroupNorm finds channel c of position p (p counts positions over the whole batch): one channels-last image.
+// Other sources (ConcatSrc below) give the same kernel other storage without a second copy of it.
+template <typename T>
+struct ChannelsLastSrc {
+    const T* __restrict__ x;
+    int channels;
+    FASTIF_DEVICE float operator()(fastif_index p, int c) const { return ld(x + p * channels + c); }
+};
+
 // GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
 // variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
-template <typename T>
-FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
-                             const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
-                             float eps, int gelu) {
+// The input comes through `src` (a ChannelsLastSrc or a ConcatSrc); the output is channels-last with `channels`.
+template <typename T, typename Src>
+FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* __restrict__ beta,
+                                 const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
+                                 float eps, int gelu) {
     __shared__ float scratch[32];
-    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups;
-    const T* xb = x + (fastif_index)b * spatial * channels + g * cpg;
-    T* yb = y + (fastif_index)b * spatial * channels + g * cpg;
+    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
+    fastif_index p0 = (fastif_index)b * spatial;
+    T* yb = y + p0 * channels + c0;
     fastif_index count = (fastif_index)spatial * cpg;
     float s = 0.0f;
     for (fastif_index i = threadIdx.x; i < count; i += blockDim.x)
-        s += ld(xb + (i / cpg) * channels + i % cpg);
+        s += src(p0 + i / cpg, c0 + (int)(i % cpg));
     float mean = block_sum(s, scratch) / (float)count;
     float q = 0.0f;
     for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
-        float d = ld(xb + (i / cpg) * channels + i % cpg) - mean;
+        float d = src(p0 + i / cpg, c0 + (int)(i % cpg)) - mean;
         q += d * d;
     }
     float rstd = rsqrtf(block_sum(q, scratch) / (float)count + eps);
     for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
-        int c = (int)(i % cpg), ch = g * cpg + c;
+        int c = (int)(i % cpg), ch = c0 + c;
         fastif_index off = (i / cpg) * channels + c;
-        float v = (ld(xb + off) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
+        float v = (src(p0 + i / cpg, ch) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
         if (scaleShift) {
             const T* ss = scaleShift + (fastif_index)b * 2 * channels;
             v = v * (1.0f + ld(ss + ch)) + ld(ss + channels + ch);
@@ -94,6 +104,13 @@ FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamm
         if (gelu) v = gelu_erf(v);
         st(yb + off, v);
     }
+}
+
+template <typename T>
+FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                             const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
+                             float eps, int gelu) {
+    groupnorm_src<T>(ChannelsLastSrc<T>{x, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
 }
 
 // LayerNorm over the last axis: one block per row.
@@ -303,3 +320,23 @@ extern "C" __global__ void fastif_softmax_rows_##SFX(const float* s, const float
 FASTIF_EXPORT(f32, float)
 FASTIF_EXPORT(f16, h16)
 FASTIF_EXPORT(bf16, b16)
+
+// ---- The up path's skip concatenation read in place (CudaBackend.Concat.cs) ----
+// The channel concatenation [a, b] of two channels-last images (rows of ca and cb channels), never written: a group
+// may straddle the boundary, each element is read from the side its channel lies in.
+template <typename T>
+struct ConcatSrc {
+    const T* __restrict__ a;
+    const T* __restrict__ b;
+    int ca, cb;
+    FASTIF_DEVICE float operator()(fastif_index p, int c) const { return c < ca ? ld(a + p * ca + c) : ld(b + p * cb + (c - ca)); }
+};
+
+#define FASTIF_EXPORT_CONCAT(SFX, T) \
+extern "C" __global__ void fastif_groupnorm_concat_##SFX(const T* a, const T* b, const T* gamma, const T* beta, T* y, \
+    int spatial, int ca, int cb, int groups, float eps, int gelu_) \
+    { groupnorm_src<T>(ConcatSrc<T>{a, b, ca, cb}, gamma, beta, (const T*)0, y, spatial, ca + cb, groups, eps, gelu_); }
+
+FASTIF_EXPORT_CONCAT(f32, float)
+FASTIF_EXPORT_CONCAT(f16, h16)
+FASTIF_EXPORT_CONCAT(bf16, b16)

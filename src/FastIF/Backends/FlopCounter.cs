@@ -94,6 +94,19 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     /// <inheritdoc/>
     public Tensor ConcatTokens(Tensor a, Tensor b) => inner.ConcatTokens(a, b);
 
+    // The concat-reading ops count what their composition counts (the concat itself counts nothing).
+
+    /// <inheritdoc/>
+    public Tensor GroupNormConcat(Tensor a, Tensor b, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None)
+        => Count("norm", a.Shape.Elements + b.Shape.Elements, inner.GroupNormConcat(a, b, groups, eps, gamma, beta, act));
+
+    /// <inheritdoc/>
+    public Tensor Conv1x1Concat(Tensor a, Tensor b, Tensor w, Tensor? bias)
+    {
+        var y = inner.Conv1x1Concat(a, b, w, bias);
+        return Count("conv2d", 2.0 * y.Shape.Elements * w.Shape[1], y);
+    }
+
     /// <inheritdoc/>
     public Tensor MeanTokens(Tensor x) => Count("elementwise", x.Shape.Elements, inner.MeanTokens(x));
 

@@ -94,6 +94,20 @@ public interface IBackend : IDisposable
     /// <summary>Concatenation of two images along channels: <c>[a, b]</c>.</summary>
     Tensor ConcatChannels(Tensor a, Tensor b);
 
+    /// <summary>
+    /// <see cref="GroupNorm"/> of the channel concatenation <c>[a, b]</c> without materialising it: exactly
+    /// <c>GroupNorm(ConcatChannels(a, b), groups, eps, gamma, beta, null, act)</c>. a <c>[B, Ca, H, W]</c>,
+    /// b <c>[B, Cb, H, W]</c>, gamma/beta <c>[Ca + Cb]</c>; a group may hold channels of both (the UNet up path's skips).
+    /// </summary>
+    Tensor GroupNormConcat(Tensor a, Tensor b, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None);
+
+    /// <summary>
+    /// The 1×1 convolution of the channel concatenation <c>[a, b]</c> without materialising it: exactly
+    /// <c>Conv2d(ConcatChannels(a, b), w, bias, 0)</c>. a <c>[B, Ca, H, W]</c>, b <c>[B, Cb, H, W]</c>,
+    /// w <c>[Cout, Ca + Cb, 1, 1]</c>, bias <c>[Cout]</c> (the up ResNets' <c>conv_shortcut</c>).
+    /// </summary>
+    Tensor Conv1x1Concat(Tensor a, Tensor b, Tensor w, Tensor? bias);
+
     /// <summary>Concatenation of two token tensors along the token axis: <c>[a; b]</c>.</summary>
     Tensor ConcatTokens(Tensor a, Tensor b);
 

@@ -143,6 +143,14 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     public Tensor ConcatChannels(Tensor a, Tensor b) => Run("concat", () => _flops.ConcatChannels(a, b), a, b);
     /// <inheritdoc/>
     public Tensor ConcatTokens(Tensor a, Tensor b) => Run("concat", () => _flops.ConcatTokens(a, b), a, b);
+    // The concat-reading ops are rows of the kinds they replace, so profiles before and after stay comparable; their
+    // bytes are both halves read and the output written, without the concatenation's round trip.
+    /// <inheritdoc/>
+    public Tensor GroupNormConcat(Tensor a, Tensor b, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None) =>
+        Run("groupnorm", () => _flops.GroupNormConcat(a, b, groups, eps, gamma, beta, act), a, b, gamma, beta);
+    /// <inheritdoc/>
+    public Tensor Conv1x1Concat(Tensor a, Tensor b, Tensor w, Tensor? bias) =>
+        Run("conv2d 1x1", () => _flops.Conv1x1Concat(a, b, w, bias), a, b, w, bias);
     /// <inheritdoc/>
     public Tensor MeanTokens(Tensor x) => Run("mean", () => _flops.MeanTokens(x), x);
     /// <inheritdoc/>

@@ -75,6 +75,11 @@ public sealed unsafe class CublasLtPreference : CudaHandle
         return pref;
     }
 
+    /// <summary>Sets a minimum-alignment attribute (uint32 bytes): the heuristic then offers only algorithms that work with it.</summary>
+    public void SetMinAlignment(int attribute, uint bytes) =>
+        CublasLtApi.Check(CublasLtApi.cublasLtMatmulPreferenceSetAttribute(Value, attribute, &bytes, sizeof(uint)),
+            $"cublasLtMatmulPreferenceSetAttribute({attribute})");
+
     /// <inheritdoc/>
     protected override int Destroy(nint value) => CublasLtApi.cublasLtMatmulPreferenceDestroy(value);
 }

@@ -160,6 +160,23 @@ public class CudaBackendParityTests
     }
 
     [Theory, MemberData(nameof(Precisions))]
+    public void ConcatReaders(string p)
+    {
+        // The reference is the CPU op, itself equal to the composition GroupNorm/Conv2d(ConcatChannels(a, b)) (ConcatOpsTests).
+        Check(p, "groupnorm concat, group across the boundary", (b, x) => b.GroupNormConcat(x[0], x[1], 4, 1e-5f, x[2], x[3]),
+            A(2, 8, 5, 3), A(2, 4, 5, 3), W(12), W(12));
+        Check(p, "groupnorm concat + GELU, odd sides", (b, x) => b.GroupNormConcat(x[0], x[1], 3, 1e-5f, x[2], x[3], Activation.Gelu),
+            A(2, 5, 4, 4), A(2, 7, 4, 4), W(12), W(12));
+        Check(p, "groupnorm concat IF-I-XL up3.0 + GELU", (b, x) => b.GroupNormConcat(x[0], x[1], 32, 1e-5f, x[2], x[3], Activation.Gelu),
+            A(2, 1408, 2, 2), A(2, 704, 2, 2), W(2112), W(2112));
+        Check(p, "conv 1x1 concat + bias", (b, x) => b.Conv1x1Concat(x[0], x[1], x[2], x[3]), A(2, 24, 5, 6), A(2, 40, 5, 6), W(32, 64, 1, 1), W(32));
+        // Ca = 5: the second GEMM's weight block starts 5 elements in, below cuBLASLt's default 256-byte alignment.
+        Check(p, "conv 1x1 concat, unaligned block", (b, x) => b.Conv1x1Concat(x[0], x[1], x[2], null), A(1, 5, 4, 3), A(1, 7, 4, 3), W(9, 12, 1, 1));
+        Check(p, "conv 1x1 concat IF-I-XL up3.0", (b, x) => b.Conv1x1Concat(x[0], x[1], x[2], x[3]), A(2, 1408, 3, 3), A(2, 704, 3, 3),
+            W(704, 2112, 1, 1), W(704));
+    }
+
+    [Theory, MemberData(nameof(Precisions))]
     public void Attention(string p)
     {
         Check(p, "self attention", (b, x) => b.Attention(x[0], x[1], x[2], 4, 1 / MathF.Sqrt(8)), A(2, 10, 32), A(2, 12, 32), A(2, 12, 32));

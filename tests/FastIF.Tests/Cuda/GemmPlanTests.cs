@@ -31,7 +31,8 @@ public class GemmPlanTests
                         s += (double)av * bv;
                     }
                     long idx = cOff + p * g.StrideC + i + (long)j * g.Ldc;
-                    c[idx] = (float)(alpha * s + beta * c[idx]);
+                    // As in BLAS, β = 0 does not read C (it may hold garbage, even NaN).
+                    c[idx] = (float)(beta == 0 ? alpha * s : alpha * s + beta * c[idx]);
                 }
     }
 
@@ -96,5 +97,31 @@ public class GemmPlanTests
         using var wt = be.FromHost(w, new Shape(outF, inF));
         using var want = be.Linear(xt, wt, null);
         Numerics.AssertClose("emulated cuBLASLt linear", want.ToArray(), y, 1e-6);
+    }
+    [Theory]
+    [InlineData(7, 5, 3, 4)]
+    [InlineData(12, 24, 40, 32)]
+    public void ConcatProjectionCallsReproduceTheReference(int rows, int ca, int cb, int outF)
+    {
+        // The CUDA Conv1x1Concat: Y = A·Waᵀ, then Y += B·Wbᵀ, Wa/Wb column blocks of W [out, ca + cb] in place.
+        int cin = ca + cb;
+        var a = Random(rows * ca, 8);
+        var b = Random(rows * cb, 9);
+        var w = Random(outF * cin, 10);
+        var y = new float[rows * outF];
+        Array.Fill(y, float.NaN); // β = 0 must not read the output
+        Emulate(GemmPlans.Linear(rows, ca, outF, cin), w, 0, a, 0, y, 0, 1, 0);
+        Emulate(GemmPlans.Linear(rows, cb, outF, cin), w, ca, b, 0, y, 0, 1, 1);
+        var cat = new float[rows * cin];
+        for (int r = 0; r < rows; r++)
+        {
+            a.AsSpan(r * ca, ca).CopyTo(cat.AsSpan(r * cin));
+            b.AsSpan(r * cb, cb).CopyTo(cat.AsSpan(r * cin + ca));
+        }
+        var be = CpuBackend.Instance;
+        using var xt = be.FromHost(cat, new Shape(rows, cin));
+        using var wt = be.FromHost(w, new Shape(outF, cin));
+        using var want = be.Linear(xt, wt, null);
+        Numerics.AssertClose("emulated cuBLASLt concat projection", want.ToArray(), y, 1e-6);
     }
 }

@@ -20,20 +20,30 @@ public sealed partial class CpuBackend
                 throw new ShapeException($"GroupNorm: scale/shift {scaleShift.Shape}, expected [{n}, {2 * c}]");
             ss = Own(scaleShift, "GroupNorm scale/shift").Data;
         }
-        var y = New(x.Shape);
+        return GroupNorm(new ChannelPlanes(xs.Data, c, [], 0, spatial), x.Shape, n, c, spatial, groups, eps, g, bt, ss, act);
+    }
+
+    /// <summary>
+    /// The one GroupNorm of the backend, over channels given as planes (a single image, or a concatenation read in place):
+    /// statistics per (sample, group) in double, then affine, FiLM and the activation per channel.
+    /// </summary>
+    private CpuTensor GroupNorm(ChannelPlanes x, Shape shape, int n, int c, int spatial, int groups, float eps, float[] g, float[] bt,
+        float[]? ss, Activation act)
+    {
+        var y = New(shape);
         int cpg = c / groups;
         Parallel.For(0, n * groups, p =>
         {
             int b = p / groups, grp = p % groups;
-            int start = (b * c + grp * cpg) * spatial, len = cpg * spatial;
-            var (mean, rstd) = Stats(xs.Data.AsSpan(start, len), eps);
+            x.Runs(b, grp * cpg, (grp + 1) * cpg, out var first, out var second);
+            var (mean, rstd) = Stats(first, second, eps);
             for (int ch = grp * cpg; ch < (grp + 1) * cpg; ch++)
             {
                 float a = (float)(rstd * g[ch]);
                 float o = (float)(bt[ch] - mean * rstd * g[ch]);
                 float mul = 1f, add = 0f;
                 if (ss != null) { mul = 1f + ss[b * 2 * c + ch]; add = ss[b * 2 * c + c + ch]; }
-                var src = xs.Data.AsSpan((b * c + ch) * spatial, spatial);
+                var src = x.Plane(b, ch);
                 var dst = y.Data.AsSpan((b * c + ch) * spatial, spatial);
                 for (int i = 0; i < spatial; i++) dst[i] = (src[i] * a + o) * mul + add;
                 Activate(dst, act);
@@ -112,13 +122,22 @@ public sealed partial class CpuBackend
     }
 
     /// <summary>Mean and 1/sqrt(biased variance + eps), accumulated in double (two passes for stability).</summary>
-    private static (double Mean, double Rstd) Stats(ReadOnlySpan<float> v, float eps)
+    private static (double Mean, double Rstd) Stats(ReadOnlySpan<float> v, float eps) => Stats(v, default, eps);
+
+    /// <summary>
+    /// <see cref="Stats(ReadOnlySpan{float}, float)"/> of <paramref name="v"/> followed by <paramref name="w"/>, summed in
+    /// that order: a group split over two sources gets the very sums (bit for bit) of the same values stored contiguously.
+    /// </summary>
+    private static (double Mean, double Rstd) Stats(ReadOnlySpan<float> v, ReadOnlySpan<float> w, float eps)
     {
         double s = 0;
         foreach (var f in v) s += f;
-        double mean = s / v.Length, sq = 0;
+        foreach (var f in w) s += f;
+        int count = v.Length + w.Length;
+        double mean = s / count, sq = 0;
         foreach (var f in v) { double d = f - mean; sq += d * d; }
-        return (mean, 1.0 / Math.Sqrt(sq / v.Length + eps));
+        foreach (var f in w) { double d = f - mean; sq += d * d; }
+        return (mean, 1.0 / Math.Sqrt(sq / count + eps));
     }
 
     private (float[] Gamma, float[] Beta) Affine(Tensor gamma, Tensor beta, int c, int groups, string op)

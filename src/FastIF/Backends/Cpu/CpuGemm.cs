@@ -27,20 +27,44 @@ public static unsafe class CpuGemm
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "GEMM sizes must be non-negative");
         if (m == 0 || n == 0) return;
-        CheckExtent(a.Length, transA ? k : m, transA ? m : k, lda, "A");
         CheckExtent(b.Length, transB ? n : k, transB ? k : n, ldb, "B");
+        Run(m, n, k, a, lda, transA, b, default, k, ldb, transB, c, ldc, accumulate);
+    }
+
+    /// <summary>
+    /// C[m×n] = A[m×k] · [B1; B2] for row-major A (leading dim lda) and a right operand stacked from the first
+    /// <paramref name="kSplit"/> rows in <paramref name="b1"/> and the other k − kSplit in <paramref name="b2"/> (both
+    /// row-major, leading dim ldb), read in place: the GEMM of a row concatenation, summed exactly like
+    /// <see cref="Gemm"/> over the stacked matrix (bit-identical), without building it.
+    /// </summary>
+    public static void GemmStackedB(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b1, ReadOnlySpan<float> b2,
+        int kSplit, int ldb, Span<float> c, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "GEMM sizes must be non-negative");
+        if (kSplit < 0 || kSplit > k) throw new ArgumentOutOfRangeException(nameof(kSplit), $"GEMM: split {kSplit} outside the depth {k}");
+        if (m == 0 || n == 0) return;
+        CheckExtent(b1.Length, kSplit, n, ldb, "B1");
+        CheckExtent(b2.Length, k - kSplit, n, ldb, "B2");
+        Run(m, n, k, a, lda, false, b1, b2, kSplit, ldb, false, c, ldc, false);
+    }
+
+    private static void Run(int m, int n, int k, ReadOnlySpan<float> a, int lda, bool transA,
+        ReadOnlySpan<float> b, ReadOnlySpan<float> b2, int kSplit, int ldb, bool transB, Span<float> c, int ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        CheckExtent(a.Length, transA ? k : m, transA ? m : k, lda, "A");
         CheckExtent(c.Length, m, n, ldc, "C");
-        fixed (float* pa = a, pb = b, pc = c)
+        fixed (float* pa = a, pb = b, pb2 = b2, pc = c)
         {
             if (!accumulate)
                 for (int i = 0; i < m; i++) new Span<float>(pc + (long)i * ldc, n).Clear();
             if (k == 0) return;
             if (!(Avx2.IsSupported && Fma.IsSupported))
             {
-                Fallback(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc);
+                Fallback(new Args(m, n, k, pa, lda, transA, pb, pb2, kSplit, ldb, transB, pc, ldc));
                 return;
             }
-            var args = new Args(m, n, k, pa, lda, transA, pb, ldb, transB, pc, ldc);
+            var args = new Args(m, n, k, pa, lda, transA, pb, pb2, kSplit, ldb, transB, pc, ldc);
             int bm = (m + MC - 1) / MC, bn = (n + NC - 1) / NC;
             if (bm * bn == 1 || (long)m * n * k < 1 << 18)
                 for (int t = 0; t < bm * bn; t++) Block(args, t / bn, t % bn);
@@ -49,11 +73,16 @@ public static unsafe class CpuGemm
         }
     }
 
-    private readonly struct Args(int m, int n, int k, float* a, int lda, bool transA, float* b, int ldb, bool transB, float* c, int ldc)
+    /// <summary>A GEMM's operands; rows of op(B) at and past <see cref="KSplit"/> come from <see cref="B2"/> (a stacked B, never transposed).</summary>
+    private readonly struct Args(int m, int n, int k, float* a, int lda, bool transA, float* b, float* b2, int kSplit, int ldb, bool transB,
+        float* c, int ldc)
     {
-        public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
+        public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, KSplit = kSplit;
         public readonly bool TransA = transA, TransB = transB;
-        public readonly float* A = a, B = b, C = c;
+        public readonly float* A = a, B = b, B2 = b2, C = c;
+
+        /// <summary>Row <paramref name="row"/> of an untransposed (maybe stacked) B.</summary>
+        public float* RowB(long row) => row < KSplit ? B + row * Ldb : B2 + (row - KSplit) * Ldb;
     }
 
     private static void CheckExtent(long length, int rows, int cols, int ld, string name)
@@ -134,7 +163,7 @@ public static unsafe class CpuGemm
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* s = g.B + (long)(p0 + p) * g.Ldb + j0 + jp;
+                    float* s = g.RowB(p0 + p) + j0 + jp;
                     Avx.Store(d + p * NR, Avx.LoadVector256(s));
                     Avx.Store(d + p * NR + 8, Avx.LoadVector256(s + 8));
                 }
@@ -145,7 +174,7 @@ public static unsafe class CpuGemm
                 for (int q = 0; q < nr; q++)
                 {
                     long row = p0 + p, col = j0 + jp + q;
-                    d[p * NR + q] = g.TransB ? g.B[col * g.Ldb + row] : g.B[row * g.Ldb + col];
+                    d[p * NR + q] = g.TransB ? g.B[col * g.Ldb + row] : g.RowB(row)[col];
                 }
                 for (int q = nr; q < NR; q++) d[p * NR + q] = 0f;
             }
@@ -186,18 +215,18 @@ public static unsafe class CpuGemm
         Avx.Store(c + 8, Avx.Add(Avx.LoadVector256(c + 8), hi));
     }
 
-    private static void Fallback(int m, int n, int k, float* a, int lda, bool transA, float* b, int ldb, bool transB, float* c, int ldc)
+    private static void Fallback(in Args g)
     {
-        for (int i = 0; i < m; i++)
+        for (int i = 0; i < g.M; i++)
         {
-            var crow = new Span<float>(c + (long)i * ldc, n);
-            for (int p = 0; p < k; p++)
+            var crow = new Span<float>(g.C + (long)i * g.Ldc, g.N);
+            for (int p = 0; p < g.K; p++)
             {
-                float av = transA ? a[(long)p * lda + i] : a[(long)i * lda + p];
-                if (!transB)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(b + (long)p * ldb, n), av, crow, crow);
+                float av = g.TransA ? g.A[(long)p * g.Lda + i] : g.A[(long)i * g.Lda + p];
+                if (!g.TransB)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(g.RowB(p), g.N), av, crow, crow);
                 else
-                    for (int j = 0; j < n; j++) crow[j] += av * b[(long)j * ldb + p];
+                    for (int j = 0; j < g.N; j++) crow[j] += av * g.B[(long)j * g.Ldb + p];
             }
         }
     }

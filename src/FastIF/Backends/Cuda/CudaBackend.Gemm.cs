@@ -11,7 +11,9 @@ public sealed unsafe partial class CudaBackend
 {
     private readonly Dictionary<GemmKey, GemmPlan> _gemmPlans = [];
 
-    private readonly record struct GemmKey(long Rows, int In, int Out, bool Bias);
+    /// <summary>One linear GEMM shape: the weight's row stride (<see cref="GemmPlans.Linear(long, int, int, int)"/>) and the
+    /// alignment of its first element (cuBLASLt assumes 256 bytes unless told; a column block may start anywhere) included.</summary>
+    private readonly record struct GemmKey(long Rows, int In, int Out, bool Bias, int WeightLd, int WeightAlign);
 
     /// <summary>The cuBLASLt descriptors and the heuristic's algorithm for one linear-layer shape.</summary>
     private sealed class GemmPlan
@@ -54,15 +56,25 @@ public sealed unsafe partial class CudaBackend
         var y = New(new Shape(dims));
         long rows = x.Shape.Elements / inF;
         if (rows == 0) return y;
-        var plan = GemmPlanFor(new GemmKey(rows, inF, outF, b != 0));
-        if (b != 0) plan.Desc!.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, b);
-        float alpha = 1f, beta = 0f;
-        var algo = plan.Algo;
-        Check(cublasLtMatmul(_cublasLt, plan.Desc!.Value, &alpha, ws.Pointer, plan.A!.Value, xs.Pointer, plan.B!.Value, &beta,
-            y.Pointer, plan.C!.Value, y.Pointer, plan.C.Value, &algo, _workspace.Pointer, plan.WorkspaceBytes, Stream.Value),
-            $"cublasLtMatmul({x.Shape} x {w.Shape}ᵀ)");
+        LinearGemm(rows, inF, outF, ws.Pointer, inF, xs.Pointer, b, y.Pointer, 0f, $"{x.Shape} x {w.Shape}ᵀ");
         if (act != Activation.None) Gelu(y.Pointer, y.Pointer, y.Shape.Elements, act);
         return y;
+    }
+
+    /// <summary>
+    /// <c>y[rows, out] = x[rows, in]·Wᵀ (+ bias) + β·y</c> for row-major device matrices, W's rows <paramref name="weightLd"/>
+    /// elements apart (a column block of a wider weight, used in place). Queues one cublasLtMatmul; allocates nothing.
+    /// </summary>
+    private void LinearGemm(long rows, int inF, int outF, ulong w, int weightLd, ulong x, ulong bias, ulong y, float beta, string what)
+    {
+        int align = (int)Math.Min(256UL, w & (~w + 1));
+        var plan = GemmPlanFor(new GemmKey(rows, inF, outF, bias != 0, weightLd, align == 0 ? 256 : align));
+        if (bias != 0) plan.Desc!.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+        float alpha = 1f;
+        var algo = plan.Algo;
+        Check(cublasLtMatmul(_cublasLt, plan.Desc!.Value, &alpha, w, plan.A!.Value, x, plan.B!.Value, &beta,
+            y, plan.C!.Value, y, plan.C.Value, &algo, _workspace.Pointer, plan.WorkspaceBytes, Stream.Value),
+            $"cublasLtMatmul({what})");
     }
 
     private GemmPlan GemmPlanFor(GemmKey k)
@@ -72,7 +84,7 @@ public sealed unsafe partial class CudaBackend
         try
         {
             // GemmPlans.Linear: column-major yᵀ = op(W)·xᵀ, op(W) = T. cuBLASLt layouts describe the stored matrices.
-            var g = GemmPlans.Linear(k.Rows, k.In, k.Out);
+            var g = GemmPlans.Linear(k.Rows, k.In, k.Out, k.WeightLd);
             plan.Desc = CublasLtMatmulDesc.Create(CUBLAS_COMPUTE_32F, CUDA_R_32F);
             plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSA, g.TransA ? CUBLAS_OP_T : CUBLAS_OP_N);
             plan.Desc.Set(CUBLASLT_MATMUL_DESC_TRANSB, g.TransB ? CUBLAS_OP_T : CUBLAS_OP_N);
@@ -82,6 +94,7 @@ public sealed unsafe partial class CudaBackend
             plan.B = CublasLtMatrixLayout.Create(t, g.TransB ? g.N : g.K, g.TransB ? g.K : g.N, g.Ldb);
             plan.C = CublasLtMatrixLayout.Create(t, g.M, g.N, g.Ldc);
             using var pref = CublasLtPreference.Create((ulong)_workspace.Bytes);
+            if (k.WeightAlign < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, (uint)k.WeightAlign);
             // The heuristic needs a valid bias pointer when the epilogue reads one; the workspace serves as a stand-in.
             if (k.Bias) plan.Desc.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, _workspace.Pointer);
             HeuristicResult r;

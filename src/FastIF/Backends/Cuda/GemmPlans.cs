@@ -34,6 +34,18 @@ internal static class GemmPlans
     /// <c>yᵀ (out × rows, ld out) = op(W) · xᵀ</c>, where the row-major weight [out, in] read column-major is in × out (op T).
     /// A = W, B = x, C = y.
     /// </summary>
-    public static StridedGemm Linear(long rows, int inF, int outF) =>
-        new(TransA: true, TransB: false, M: outF, N: checked((int)rows), K: inF, Lda: inF, StrideA: 0, Ldb: inF, StrideB: 0, Ldc: outF, StrideC: 0, Batch: 1);
+    public static StridedGemm Linear(long rows, int inF, int outF) => Linear(rows, inF, outF, inF);
+
+    /// <summary>
+    /// <see cref="Linear(long, int, int)"/> with the weight a column block of a wider row-major matrix of row stride
+    /// <paramref name="weightLd"/> ≥ in, used in place (the caller points A at the block's first column): the two GEMMs of a
+    /// 1×1 convolution of a channel concatenation <c>[a, b]</c> take columns [0, Ca) and [Ca, Ca + Cb) of one
+    /// <c>[Cout, Ca + Cb]</c> filter, the second accumulating (β = 1) into the first's output.
+    /// </summary>
+    public static StridedGemm Linear(long rows, int inF, int outF, int weightLd)
+    {
+        if (weightLd < inF) throw new ArgumentOutOfRangeException(nameof(weightLd), $"weight row stride {weightLd} is below the {inF} inputs");
+        return new(TransA: true, TransB: false, M: outF, N: checked((int)rows), K: inF, Lda: weightLd, StrideA: 0, Ldb: inF, StrideB: 0,
+            Ldc: outF, StrideC: 0, Batch: 1);
+    }
 }

@@ -183,12 +183,9 @@ public sealed class UNet2DCondition : IDisposable
             var lv = _up[k];
             for (int j = 0; j < lv.Resnets.Count; j++)
             {
+                // [h, skip] is read in place by the ResNet (norm1 and its 1×1 shortcut), never concatenated.
                 using var skip = skips.Pop();
-                using (var cat = be.ConcatChannels(h, skip))
-                {
-                    h.Dispose();
-                    h = lv.Resnets[j].Forward(be, cat, resnetEmb);
-                }
+                h = ResnetBlock.Replace(h, lv.Resnets[j].Forward(be, h, resnetEmb, concat: skip));
                 if (lv.Attentions.Count > 0) h = ResnetBlock.Replace(h, lv.Attentions[j].Forward(be, h, context));
             }
             if (lv.Resampler != null) h = ResnetBlock.Replace(h, lv.Resampler.Forward(be, h, resnetEmb));

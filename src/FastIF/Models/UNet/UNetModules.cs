@@ -19,6 +19,9 @@ internal sealed class ConvLayer(ParamSet ps, string prefix, int cin, int cout, i
 
     public Tensor Forward(IBackend be, Tensor x, Tensor? residual = null, float outScale = 1f)
         => be.Conv2d(x, _w.Value, _b.Value, k / 2, residual, outScale);
+
+    /// <summary>This (1×1) convolution of the channel concatenation [a, b], read in place.</summary>
+    public Tensor ForwardConcat(IBackend be, Tensor a, Tensor b) => be.Conv1x1Concat(a, b, _w.Value, _b.Value);
 }
 
 /// <summary>Affine parameters of a GroupNorm or LayerNorm.</summary>
@@ -79,9 +82,15 @@ internal sealed class ResnetBlock
     /// <param name="be">Backend.</param>
     /// <param name="x">Input image.</param>
     /// <param name="temb">The embedding each ResNet projects (already GELU-ed when the config says so).</param>
-    public Tensor Forward(IBackend be, Tensor x, Tensor temb)
+    /// <param name="concat">When given, the input is the channel concatenation [x, concat] (the up path's skip), read in
+    /// place by its only two consumers, norm1 and the 1×1 shortcut, instead of being built.</param>
+    public Tensor Forward(IBackend be, Tensor x, Tensor temb, Tensor? concat = null)
     {
-        var h = be.GroupNorm(x, _groups, _eps, _norm1.Weight.Value, _norm1.Bias.Value, act: Activation.Gelu);
+        if (concat != null && (_shortcut == null || _resample != Resample.None))
+            throw new InvalidOperationException("ResnetBlock: a concatenated input needs a 1x1 shortcut and no resampling");
+        var h = concat == null
+            ? be.GroupNorm(x, _groups, _eps, _norm1.Weight.Value, _norm1.Bias.Value, act: Activation.Gelu)
+            : be.GroupNormConcat(x, concat, _groups, _eps, _norm1.Weight.Value, _norm1.Bias.Value, Activation.Gelu);
         Tensor skip = x;
         if (_resample != Resample.None)
         {
@@ -92,7 +101,7 @@ internal sealed class ResnetBlock
         h = Replace(h, _upConv1 != null ? _upConv1.Forward(be, h) : _conv1!.Forward(be, h));
         using (var ss = _timeProj.Forward(be, temb))
             h = Replace(h, be.GroupNorm(h, _groups, _eps, _norm2.Weight.Value, _norm2.Bias.Value, ss, Activation.Gelu));
-        Tensor? projected = _shortcut?.Forward(be, skip);
+        Tensor? projected = concat == null ? _shortcut?.Forward(be, skip) : _shortcut!.ForwardConcat(be, x, concat);
         var y = _conv2.Forward(be, h, projected ?? skip, _outScale);
         h.Dispose();
         projected?.Dispose();
