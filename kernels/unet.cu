@@ -74,14 +74,10 @@ struct ChannelsLastSrc {
 // GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
 // variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
 // The input comes through `src` (a ChannelsLastSrc or a ConcatSrc); the output is channels-last with `channels`.
-template <typename T, typename Src>
-FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* __restrict__ beta,
-                                 const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
-                                 float eps, int gelu) {
-    __shared__ float scratch[32];
-    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
-    fastif_index p0 = (fastif_index)b * spatial;
-    T* yb = y + p0 * channels + c0;
+// The mean and 1/sqrt(var + eps) of the cpg channels from c0 at positions p0 .. p0 + spatial - 1, by the whole block.
+template <typename Src>
+FASTIF_DEVICE void groupnorm_stats(Src src, fastif_index p0, int spatial, int c0, int cpg, float eps, float* scratch,
+                                   float* mean_out, float* rstd_out) {
     fastif_index count = (fastif_index)spatial * cpg;
     float s = 0.0f;
     for (fastif_index i = threadIdx.x; i < count; i += blockDim.x)
@@ -92,7 +88,21 @@ FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* 
         float d = src(p0 + i / cpg, c0 + (int)(i % cpg)) - mean;
         q += d * d;
     }
-    float rstd = rsqrtf(block_sum(q, scratch) / (float)count + eps);
+    *mean_out = mean;
+    *rstd_out = rsqrtf(block_sum(q, scratch) / (float)count + eps);
+}
+
+template <typename T, typename Src>
+FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* __restrict__ beta,
+                                 const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
+                                 float eps, int gelu) {
+    __shared__ float scratch[32];
+    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
+    fastif_index p0 = (fastif_index)b * spatial;
+    T* yb = y + p0 * channels + c0;
+    fastif_index count = (fastif_index)spatial * cpg;
+    float mean, rstd;
+    groupnorm_stats(src, p0, spatial, c0, cpg, eps, scratch, &mean, &rstd);
     for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
         int c = (int)(i % cpg), ch = c0 + c;
         fastif_index off = (i / cpg) * channels + c;
@@ -103,6 +113,34 @@ FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* 
         }
         if (gelu) v = gelu_erf(v);
         st(yb + off, v);
+    }
+}
+
+// GroupNorm (affine, activation) of a channels-last image [B, h, w, C] then 2x2 average pooling into [B, h/2, w/2, C]:
+// a downsampler's norm1 without its full-resolution output. Each pooled value averages four normalised, activated fp32
+// values, rounded once.
+template <typename T>
+FASTIF_DEVICE void groupnorm_pool2(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                                   T* __restrict__ y, int h, int w, int channels, int groups, float eps, int gelu) {
+    __shared__ float scratch[32];
+    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
+    fastif_index p0 = (fastif_index)b * h * w;
+    float mean, rstd;
+    groupnorm_stats(ChannelsLastSrc<T>{x, channels}, p0, h * w, c0, cpg, eps, scratch, &mean, &rstd);
+    int oh = h / 2, ow = w / 2;
+    T* yb = y + (fastif_index)b * oh * ow * channels + c0;
+    fastif_index count = (fastif_index)oh * ow * cpg;
+    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
+        int c = (int)(i % cpg), ch = c0 + c;
+        fastif_index q = i / cpg;
+        int ox = (int)(q % ow), oy = (int)(q / ow);
+        float a = rstd * ld(gamma + ch), o = ld(beta + ch) - mean * a, sum = 0.0f;
+        for (int k = 0; k < 4; k++) {
+            fastif_index pix = p0 + (fastif_index)(2 * oy + (k >> 1)) * w + 2 * ox + (k & 1);
+            float v = ld(x + pix * channels + ch) * a + o;
+            sum += gelu ? gelu_erf(v) : v;
+        }
+        st(yb + q * channels + c, sum * 0.25f);
     }
 }
 
@@ -143,13 +181,26 @@ FASTIF_DEVICE void gelu(const T* x, T* y, fastif_index n, int approx) {
 }
 
 // The convolution epilogue cuDNN's plain forward lacks: y = (y + bias[c] + residual) * scale, in place, channels last.
+// With `upsampled` the residual is [B, h/2, w/2, C] read through nearest x2 (h, w: the output's sizes), never
+// materialised at full resolution.
 template <typename T>
 FASTIF_DEVICE void bias_residual(T* __restrict__ y, const T* __restrict__ bias, const T* __restrict__ residual,
-                                 fastif_index n, int channels, float scale) {
+                                 fastif_index n, int channels, float scale, int h, int w, int upsampled) {
     FASTIF_FOR_EACH(i, n) {
         float v = ld(y + i);
         if (bias) v += ld(bias + i % channels);
-        if (residual) v += ld(residual + i);
+        if (residual) {
+            fastif_index r = i;
+            if (upsampled) {
+                fastif_index q = i / channels;
+                int c = (int)(i % channels), px = (int)(q % w);
+                q /= w;
+                int py = (int)(q % h);
+                q /= h;
+                r = ((q * (h / 2) + py / 2) * (w / 2) + px / 2) * channels + c;
+            }
+            v += ld(residual + r);
+        }
         st(y + i, v * scale);
     }
 }
@@ -302,8 +353,10 @@ extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, 
 extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n, int approx) { gelu<T>(x, y, n, approx); } \
 extern "C" __global__ void fastif_rmsnorm_##SFX(const T* x, const T* gamma, T* y, int width, float eps) { rmsnorm<T>(x, gamma, y, width, eps); } \
 extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n, int act) { mul<T>(a, b, y, n, act); } \
-extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale) \
-    { bias_residual<T>(y, bias, residual, n, channels, scale); } \
+extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale, \
+    int h, int w, int upsampled) { bias_residual<T>(y, bias, residual, n, channels, scale, h, w, upsampled); } \
+extern "C" __global__ void fastif_groupnorm_pool2_##SFX(const T* x, const T* gamma, const T* beta, T* y, int h, int w, int channels, \
+    int groups, float eps, int gelu) { groupnorm_pool2<T>(x, gamma, beta, y, h, w, channels, groups, eps, gelu); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_upsample2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { upsample2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_shuffle_phases2_##SFX(const T* x, T* y, int batch, int h, int w, int c) \

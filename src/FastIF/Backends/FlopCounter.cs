@@ -41,9 +41,10 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     public Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape) => inner.LoadWeight(raw, dtype, shape);
 
     /// <inheritdoc/>
-    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f)
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f,
+        bool upsampledResidual = false)
     {
-        var y = inner.Conv2d(x, w, bias, padding, residual, outScale);
+        var y = inner.Conv2d(x, w, bias, padding, residual, outScale, upsampledResidual);
         return Count("conv2d", 2.0 * y.Shape.Elements * w.Shape[1] * w.Shape[2] * w.Shape[3], y);
     }
 
@@ -54,6 +55,14 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None)
         => Count("norm", x.Shape.Elements, inner.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act));
+
+    /// <inheritdoc/>
+    public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None)
+    {
+        // What GroupNorm and AvgPool2x2 count apart: one per element read, each.
+        var y = Count("norm", x.Shape.Elements, inner.GroupNormPool2x(x, groups, eps, gamma, beta, act));
+        return Count("elementwise", x.Shape.Elements, y);
+    }
 
     /// <inheritdoc/>
     public Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta)

@@ -38,9 +38,11 @@ public interface IBackend : IDisposable
     /// <summary>
     /// Stride-1 2-D convolution with zero padding <paramref name="padding"/> on every side, plus bias,
     /// then <c>out = (conv + residual) · outScale</c> when a residual is given (ResNet tail fusion).
-    /// x <c>[B, Cin, H, W]</c>, w <c>[Cout, Cin, kh, kw]</c>, bias <c>[Cout]</c>, residual like the output.
+    /// x <c>[B, Cin, H, W]</c>, w <c>[Cout, Cin, kh, kw]</c>, bias <c>[Cout]</c>, residual like the output or, with
+    /// <paramref name="upsampledResidual"/>, <c>[B, Cout, oh/2, ow/2]</c> read through nearest ×2 upsampling (an upsampler
+    /// ResNet's skip, never materialised at full resolution).
     /// </summary>
-    Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f);
+    Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f, bool upsampledResidual = false);
 
     /// <summary><c>y = act(x·wᵀ + bias)</c> over the last axis; x <c>[..., in]</c>, w <c>[out, in]</c>.</summary>
     Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None);
@@ -52,6 +54,13 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
         Activation act = Activation.None);
+
+    /// <summary>
+    /// <see cref="GroupNorm"/> (affine and activation, no FiLM) followed by 2×2 average pooling, without the
+    /// full-resolution result: <c>AvgPool2x2(GroupNorm(x, groups, eps, gamma, beta, null, act))</c> (a downsampler
+    /// ResNet's norm1). H and W must be even.
+    /// </summary>
+    Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None);
 
     /// <summary>GroupNorm over a token tensor <c>[B, L, C]</c> seen as <c>[B, C, L]</c>: statistics span all L tokens.</summary>
     Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta);

@@ -114,14 +114,18 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     public Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape) => inner.LoadWeight(raw, dtype, shape);
 
     /// <inheritdoc/>
-    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f) =>
-        Run($"conv2d {w.Shape[2]}x{w.Shape[3]}", () => _flops.Conv2d(x, w, bias, padding, residual, outScale), x, w, bias, residual);
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f,
+        bool upsampledResidual = false) =>
+        Run($"conv2d {w.Shape[2]}x{w.Shape[3]}", () => _flops.Conv2d(x, w, bias, padding, residual, outScale, upsampledResidual), x, w, bias, residual);
     /// <inheritdoc/>
     public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None) =>
         Run("linear", () => _flops.Linear(x, w, bias, act), x, w, bias);
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None) =>
         Run("groupnorm", () => _flops.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act), x, gamma, beta, scaleShift);
+    /// <inheritdoc/>
+    public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None) =>
+        Run("groupnorm", () => _flops.GroupNormPool2x(x, groups, eps, gamma, beta, act), x, gamma, beta);
     /// <inheritdoc/>
     public Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta) =>
         Run("groupnorm", () => _flops.GroupNormTokens(x, groups, eps, gamma, beta), x, gamma, beta);

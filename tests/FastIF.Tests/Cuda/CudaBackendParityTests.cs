@@ -97,6 +97,8 @@ public class CudaBackendParityTests
         Check(p, "conv 1x1 no bias", (b, x) => b.Conv2d(x[0], x[1], null, 0), A(3, 24, 5, 6), W(40, 24, 1, 1));
         Check(p, "conv 3x3 pad 0", (b, x) => b.Conv2d(x[0], x[1], x[2], 0), A(1, 6, 8, 8), W(12, 6, 3, 3), W(12));
         // The sub-pixel upsampler's phase convolution: an even kernel whose output outgrows its input.
+        Check(p, "conv 3x3 + upsampled residual", (b, x) => b.Conv2d(x[0], x[1], x[2], 1, x[3], 0.5f, upsampledResidual: true),
+            A(2, 8, 6, 10), W(12, 8, 3, 3), W(12), A(2, 12, 3, 5));
         Check(p, "conv 2x2 pad 1 (phases)", (b, x) => b.Conv2d(x[0], x[1], x[2], 1), A(2, 16, 8, 6), W(64, 16, 2, 2), W(64));
     }
 
@@ -116,6 +118,9 @@ public class CudaBackendParityTests
         Check(p, "groupnorm + scale/shift + GELU", (b, x) => b.GroupNorm(x[0], 4, 1e-5f, x[1], x[2], x[3], Activation.Gelu),
             A(2, 16, 7, 3), W(16), W(16), A(2, 32));
         Check(p, "groupnorm large group", (b, x) => b.GroupNorm(x[0], 2, 1e-6f, x[1], x[2]), A(1, 64, 32, 32), W(64), W(64));
+        Check(p, "groupnorm + GELU, 2x2 pooled", (b, x) => b.GroupNormPool2x(x[0], 4, 1e-5f, x[1], x[2], Activation.Gelu),
+            A(2, 16, 8, 6), W(16), W(16));
+        Check(p, "groupnorm pooled, large group", (b, x) => b.GroupNormPool2x(x[0], 2, 1e-6f, x[1], x[2]), A(1, 64, 32, 32), W(64), W(64));
         Check(p, "groupnorm tokens", (b, x) => b.GroupNormTokens(x[0], 8, 1e-5f, x[1], x[2]), A(2, 10, 32), W(32), W(32));
         Check(p, "layernorm", (b, x) => b.LayerNorm(x[0], 1e-5f, x[1], x[2]), A(2, 7, 48), W(48), W(48));
         Check(p, "layernorm wide", (b, x) => b.LayerNorm(x[0], 1e-5f, x[1], x[2]), A(3, 1000), W(1000), W(1000));

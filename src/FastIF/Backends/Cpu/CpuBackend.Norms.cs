@@ -53,6 +53,16 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc/>
+    /// <remarks>The reference is the composition itself, so the fused GPU kernel is held to exactly what it replaces.</remarks>
+    public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None)
+    {
+        RequireRank(x, 4, "GroupNormPool2x");
+        if (x.Shape[2] % 2 != 0 || x.Shape[3] % 2 != 0) throw new ShapeException($"GroupNormPool2x: odd spatial size {x.Shape}");
+        using var full = GroupNorm(x, groups, eps, gamma, beta, null, act);
+        return AvgPool2x2(full);
+    }
+
+    /// <inheritdoc/>
     public Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta)
     {
         var xs = Own(x, "GroupNormTokens");

@@ -62,16 +62,17 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
-    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f)
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f,
+        bool upsampledResidual = false)
     {
-        var cs = ConvShape.Of(x, w, bias, padding, residual);
+        var cs = ConvShape.Of(x, w, bias, padding, residual, upsampledResidual);
         var xs = Own(x, "Conv2d input");
         var ws = Own(w, "Conv2d weight");
         float[]? b = bias == null ? null : Own(bias, "Conv2d bias").Data;
         float[]? r = residual == null ? null : Own(residual, "Conv2d residual").Data;
         int n = cs.Batch, cin = cs.InChannels, h = cs.Height, wd = cs.Width, cout = cs.OutChannels, kh = cs.KernelH, kw = cs.KernelW;
         var y = New(cs.Output);
-        CpuConv2d.Forward(xs.Data, n, cin, h, wd, ws.Data, cout, kh, kw, padding, b, y.Data, r, outScale);
+        CpuConv2d.Forward(xs.Data, n, cin, h, wd, ws.Data, cout, kh, kw, padding, b, y.Data, r, outScale, upsampledResidual);
         return y;
     }
 

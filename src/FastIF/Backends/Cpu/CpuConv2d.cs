@@ -10,9 +10,10 @@ public static class CpuConv2d
     public static void Forward(float[] x, int batch, int cin, int h, int w, float[] weight, int cout, int kh, int kw,
         int pad, float[]? bias, float[] y) => Forward(x, batch, cin, h, w, weight, cout, kh, kw, pad, bias, y, null, 1f);
 
-    /// <summary>y = (conv(x, weight) + bias + residual) · outScale (the ResNet tail, fused into the epilogue).</summary>
+    /// <summary>y = (conv(x, weight) + bias + residual) · outScale (the ResNet tail, fused into the epilogue); with
+    /// <paramref name="upsampledResidual"/> the residual has half the output's size and is read through nearest ×2.</summary>
     public static void Forward(float[] x, int batch, int cin, int h, int w, float[] weight, int cout, int kh, int kw,
-        int pad, float[]? bias, float[] y, float[]? residual, float outScale)
+        int pad, float[]? bias, float[] y, float[]? residual, float outScale, bool upsampledResidual = false)
     {
         int oh = h + 2 * pad - kh + 1, ow = w + 2 * pad - kw + 1, p = oh * ow, k = cin * kh * kw;
         bool direct = kh == 1 && kw == 1 && pad == 0;
@@ -35,10 +36,18 @@ public static class CpuConv2d
             float bv = bias?[co] ?? 0f;
             if (residual == null)
                 for (int i = 0; i < p; i++) dst[i] = (dst[i] + bv) * outScale;
-            else
+            else if (!upsampledResidual)
             {
                 var res = residual.AsSpan(bc * p, p);
                 for (int i = 0; i < p; i++) dst[i] = (dst[i] + bv + res[i]) * outScale;
+            }
+            else
+            {
+                int rw = ow / 2;
+                var res = residual.AsSpan(bc * (p / 4), p / 4);
+                for (int i = 0; i < oh; i++)
+                    for (int j = 0; j < ow; j++)
+                        dst[i * ow + j] = (dst[i * ow + j] + bv + res[(i >> 1) * rw + (j >> 1)]) * outScale;
             }
         });
     }

@@ -40,9 +40,10 @@ public sealed unsafe partial class CudaBackend
     };
 
     /// <inheritdoc/>
-    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f)
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f,
+        bool upsampledResidual = false)
     {
-        var cs = ConvShape.Of(x, w, bias, padding, residual);
+        var cs = ConvShape.Of(x, w, bias, padding, residual, upsampledResidual);
         var xs = Act(x, "Conv2d input");
         var ws = Act(w, "Conv2d weight");
         ulong b = bias == null ? 0 : Act(bias, "Conv2d bias").Pointer;
@@ -55,6 +56,7 @@ public sealed unsafe partial class CudaBackend
             _workspace.Pointer, plan.WorkspaceBytes, &zero, plan.Y, y.Pointer), $"cudnnConvolutionForward({x.Shape} * {w.Shape})");
         if (b != 0 || r != 0 || outScale != 1f)
             new KernelArgs().Ptr(y.Pointer).Ptr(b).Ptr(r).I64(y.Shape.Elements).I32(cout).F32(outScale)
+                .I32(y.Shape[2]).I32(y.Shape[3]).I32(upsampledResidual ? 1 : 0)
                 .Launch(Fn("bias_residual"), Blocks(y.Shape.Elements), 256, Stream);
         return y;
     }

@@ -23,6 +23,25 @@ public sealed partial class CudaBackend
     }
 
     /// <inheritdoc/>
+    public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None)
+    {
+        const string Op = "GroupNormPool2x";
+        var xs = Act(x, Op);
+        RequireRank(x, 4, Op);
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        if (h % 2 != 0 || w % 2 != 0) throw new ShapeException($"{Op}: odd spatial size {x.Shape}");
+        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{Op}: {c} channels do not split into {groups} groups");
+        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{Op}: activation {act} is not supported by the cuda backend");
+        if (gamma.Shape.Elements != c || beta.Shape.Elements != c) throw new ShapeException($"{Op}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
+        var g = Act(gamma, Op + " weight");
+        var b = Act(beta, Op + " bias");
+        var y = New(new Shape(n, c, h / 2, w / 2));
+        new KernelArgs().Ptr(xs.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(y.Pointer).I32(h).I32(w).I32(c).I32(groups).F32(eps)
+            .I32(act == Activation.Gelu ? 1 : 0).Launch(Fn("groupnorm_pool2"), (uint)(n * groups), 512, Stream);
+        return y;
+    }
+
+    /// <inheritdoc/>
     public Tensor GroupNormTokens(Tensor x, int groups, float eps, Tensor gamma, Tensor beta)
     {
         // [B, L, C] tokens are the same memory as a channels-last image with L positions.

@@ -17,8 +17,8 @@ internal sealed class ConvLayer(ParamSet ps, string prefix, int cin, int cout, i
     private readonly ParamSet.Param _w = ps.Add(prefix + ".weight", ParamKind.Weight, cout, cin, k, k);
     private readonly ParamSet.Param _b = ps.Add(prefix + ".bias", ParamKind.Bias, cout);
 
-    public Tensor Forward(IBackend be, Tensor x, Tensor? residual = null, float outScale = 1f)
-        => be.Conv2d(x, _w.Value, _b.Value, k / 2, residual, outScale);
+    public Tensor Forward(IBackend be, Tensor x, Tensor? residual = null, float outScale = 1f, bool upsampledResidual = false)
+        => be.Conv2d(x, _w.Value, _b.Value, k / 2, residual, outScale, upsampledResidual);
 
     /// <summary>This (1×1) convolution of the channel concatenation [a, b], read in place.</summary>
     public Tensor ForwardConcat(IBackend be, Tensor a, Tensor b) => be.Conv1x1Concat(a, b, _w.Value, _b.Value);
@@ -88,21 +88,19 @@ internal sealed class ResnetBlock
     {
         if (concat != null && (_shortcut == null || _resample != Resample.None))
             throw new InvalidOperationException("ResnetBlock: a concatenated input needs a 1x1 shortcut and no resampling");
-        var h = concat == null
-            ? be.GroupNorm(x, _groups, _eps, _norm1.Weight.Value, _norm1.Bias.Value, act: Activation.Gelu)
-            : be.GroupNormConcat(x, concat, _groups, _eps, _norm1.Weight.Value, _norm1.Bias.Value, Activation.Gelu);
-        Tensor skip = x;
-        if (_resample != Resample.None)
-        {
-            // The sub-pixel conv upsamples inside the convolution; every other resample runs before it.
-            if (_upConv1 == null) h = Replace(h, _resample == Resample.Down ? be.AvgPool2x2(h) : be.UpsampleNearest2x(h));
-            skip = _resample == Resample.Down ? be.AvgPool2x2(x) : be.UpsampleNearest2x(x);
-        }
+        // Resampling is fused into its neighbours: a downsampler's norm1 writes the pooled image, an upsampler's conv1 upsamples
+        // inside the convolution (sub-pixel) and its conv2 reads the skip through nearest x2; only the pooled skip is an op.
+        var (g, b) = (_norm1.Weight.Value, _norm1.Bias.Value);
+        var h = concat != null ? be.GroupNormConcat(x, concat, _groups, _eps, g, b, Activation.Gelu)
+            : _resample == Resample.Down ? be.GroupNormPool2x(x, _groups, _eps, g, b, Activation.Gelu)
+            : be.GroupNorm(x, _groups, _eps, g, b, act: Activation.Gelu);
+        if (_resample == Resample.Up && _upConv1 == null) h = Replace(h, be.UpsampleNearest2x(h));
+        Tensor skip = _resample == Resample.Down ? be.AvgPool2x2(x) : x;
         h = Replace(h, _upConv1 != null ? _upConv1.Forward(be, h) : _conv1!.Forward(be, h));
         using (var ss = _timeProj.Forward(be, temb))
             h = Replace(h, be.GroupNorm(h, _groups, _eps, _norm2.Weight.Value, _norm2.Bias.Value, ss, Activation.Gelu));
         Tensor? projected = concat == null ? _shortcut?.Forward(be, skip) : _shortcut!.ForwardConcat(be, x, concat);
-        var y = _conv2.Forward(be, h, projected ?? skip, _outScale);
+        var y = _conv2.Forward(be, h, projected ?? skip, _outScale, upsampledResidual: _resample == Resample.Up);
         h.Dispose();
         projected?.Dispose();
         if (!ReferenceEquals(skip, x)) skip.Dispose();
