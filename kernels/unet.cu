@@ -74,22 +74,44 @@ struct ChannelsLastSrc {
 // GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
 // variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
 // The input comes through `src` (a ChannelsLastSrc or a ConcatSrc); the output is channels-last with `channels`.
+// The block's threads walk a group's (position, channel) pairs [spatial, cpg] in flat order, thread t taking flat
+// indices t, t + blockDim.x, ...: the pair advances by a fixed (qs, rs) carry, so no element pays an integer division
+// (a division by a run-time divisor costs tens of instructions, more than the element's own work).
+struct GroupWalk {
+    int p, c, qs, rs, cpg;
+};
+
+FASTIF_DEVICE GroupWalk group_walk(int cpg) {
+    GroupWalk w;
+    w.p = threadIdx.x / cpg;
+    w.c = threadIdx.x % cpg;
+    w.qs = blockDim.x / cpg;
+    w.rs = blockDim.x % cpg;
+    w.cpg = cpg;
+    return w;
+}
+
+FASTIF_DEVICE void group_next(GroupWalk& w) {
+    w.p += w.qs;
+    w.c += w.rs;
+    if (w.c >= w.cpg) { w.c -= w.cpg; w.p++; }
+}
+
 // The mean and 1/sqrt(var + eps) of the cpg channels from c0 at positions p0 .. p0 + spatial - 1, by the whole block.
 template <typename Src>
 FASTIF_DEVICE void groupnorm_stats(Src src, fastif_index p0, int spatial, int c0, int cpg, float eps, float* scratch,
                                    float* mean_out, float* rstd_out) {
-    fastif_index count = (fastif_index)spatial * cpg;
+    float count = (float)spatial * (float)cpg;
     float s = 0.0f;
-    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x)
-        s += src(p0 + i / cpg, c0 + (int)(i % cpg));
-    float mean = block_sum(s, scratch) / (float)count;
+    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) s += src(p0 + w.p, c0 + w.c);
+    float mean = block_sum(s, scratch) / count;
     float q = 0.0f;
-    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
-        float d = src(p0 + i / cpg, c0 + (int)(i % cpg)) - mean;
+    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) {
+        float d = src(p0 + w.p, c0 + w.c) - mean;
         q += d * d;
     }
     *mean_out = mean;
-    *rstd_out = rsqrtf(block_sum(q, scratch) / (float)count + eps);
+    *rstd_out = rsqrtf(block_sum(q, scratch) / count + eps);
 }
 
 template <typename T, typename Src>
@@ -100,13 +122,12 @@ FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* 
     int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
     fastif_index p0 = (fastif_index)b * spatial;
     T* yb = y + p0 * channels + c0;
-    fastif_index count = (fastif_index)spatial * cpg;
     float mean, rstd;
     groupnorm_stats(src, p0, spatial, c0, cpg, eps, scratch, &mean, &rstd);
-    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
-        int c = (int)(i % cpg), ch = c0 + c;
-        fastif_index off = (i / cpg) * channels + c;
-        float v = (src(p0 + i / cpg, ch) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
+    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) {
+        int ch = c0 + w.c;
+        fastif_index off = (fastif_index)w.p * channels + w.c;
+        float v = (src(p0 + w.p, ch) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
         if (scaleShift) {
             const T* ss = scaleShift + (fastif_index)b * 2 * channels;
             v = v * (1.0f + ld(ss + ch)) + ld(ss + channels + ch);
@@ -129,11 +150,10 @@ FASTIF_DEVICE void groupnorm_pool2(const T* __restrict__ x, const T* __restrict_
     groupnorm_stats(ChannelsLastSrc<T>{x, channels}, p0, h * w, c0, cpg, eps, scratch, &mean, &rstd);
     int oh = h / 2, ow = w / 2;
     T* yb = y + (fastif_index)b * oh * ow * channels + c0;
-    fastif_index count = (fastif_index)oh * ow * cpg;
-    for (fastif_index i = threadIdx.x; i < count; i += blockDim.x) {
-        int c = (int)(i % cpg), ch = c0 + c;
-        fastif_index q = i / cpg;
-        int ox = (int)(q % ow), oy = (int)(q / ow);
+    // One 32-bit division per pooled value (four inputs), none per input.
+    for (GroupWalk wk = group_walk(cpg); wk.p < oh * ow; group_next(wk)) {
+        int c = wk.c, ch = c0 + c, q = wk.p;
+        int oy = q / ow, ox = q - oy * ow;
         float a = rstd * ld(gamma + ch), o = ld(beta + ch) - mean * a, sum = 0.0f;
         for (int k = 0; k < 4; k++) {
             fastif_index pix = p0 + (fastif_index)(2 * oy + (k >> 1)) * w + 2 * ox + (k & 1);
@@ -182,56 +202,55 @@ FASTIF_DEVICE void gelu(const T* x, T* y, fastif_index n, int approx) {
 
 // The convolution epilogue cuDNN's plain forward lacks: y = (y + bias[c] + residual) * scale, in place, channels last.
 // With `upsampled` the residual is [B, h/2, w/2, C] read through nearest x2 (h, w: the output's sizes), never
-// materialised at full resolution.
+// materialised at full resolution. Blocks take pixel rows, threads the channels of a row: coalesced, and the only
+// index arithmetic is per row.
 template <typename T>
 FASTIF_DEVICE void bias_residual(T* __restrict__ y, const T* __restrict__ bias, const T* __restrict__ residual,
-                                 fastif_index n, int channels, float scale, int h, int w, int upsampled) {
-    FASTIF_FOR_EACH(i, n) {
-        float v = ld(y + i);
-        if (bias) v += ld(bias + i % channels);
-        if (residual) {
-            fastif_index r = i;
-            if (upsampled) {
-                fastif_index q = i / channels;
-                int c = (int)(i % channels), px = (int)(q % w);
-                q /= w;
-                int py = (int)(q % h);
-                q /= h;
-                r = ((q * (h / 2) + py / 2) * (w / 2) + px / 2) * channels + c;
-            }
-            v += ld(residual + r);
+                                 fastif_index rows, int channels, float scale, int h, int w, int upsampled) {
+    for (fastif_index row = blockIdx.x; row < rows; row += gridDim.x) {
+        fastif_index rrow = row;
+        if (upsampled) {  // rows < 2^31 (checked on the host): 32-bit arithmetic, once per row
+            unsigned r = (unsigned)row, q = r / (unsigned)w, px = r - q * w, py = q % (unsigned)h;
+            rrow = ((fastif_index)(q / h) * (h / 2) + py / 2) * (w / 2) + px / 2;
         }
-        st(y + i, v * scale);
+        T* yr = y + row * channels;
+        const T* rr = residual ? residual + rrow * channels : 0;
+        for (int c = threadIdx.x; c < channels; c += blockDim.x) {
+            float v = ld(yr + c);
+            if (bias) v += ld(bias + c);
+            if (rr) v += ld(rr + c);
+            st(yr + c, v * scale);
+        }
     }
 }
+
+// The resampling kernels below take a block per output pixel (looping over pixels beyond the grid) and a thread per
+// channel: loads and stores are coalesced along channels and the pixel's coordinates are decoded once per pixel in
+// 32-bit arithmetic (the host keeps pixel counts under 2^31), never per element.
 
 // 2x2 average pooling, NHWC; h, w are the input's sizes.
 template <typename T>
 FASTIF_DEVICE void avgpool2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
-    int oh = h / 2, ow = w / 2;
-    fastif_index n = (fastif_index)batch * oh * ow * c;
-    FASTIF_FOR_EACH(i, n) {
-        fastif_index r = i;
-        int ch = (int)(r % c); r /= c;
-        int ox = (int)(r % ow); r /= ow;
-        int oy = (int)(r % oh); r /= oh;
-        const T* p = x + ((r * h + 2 * oy) * w + 2 * ox) * c + ch;
-        float s = ld(p) + ld(p + c) + ld(p + (fastif_index)w * c) + ld(p + (fastif_index)w * c + c);
-        st(y + i, s * 0.25f);
+    unsigned oh = h / 2, ow = w / 2, rows = (unsigned)batch * oh * ow;
+    for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
+        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
+        const T* p = x + (((fastif_index)b * h + 2 * oy) * w + 2 * ox) * c;
+        const T* p2 = p + (fastif_index)w * c;
+        T* yr = y + (fastif_index)row * c;
+        for (int ch = threadIdx.x; ch < c; ch += blockDim.x)
+            st(yr + ch, (ld(p + ch) + ld(p + c + ch) + ld(p2 + ch) + ld(p2 + c + ch)) * 0.25f);
     }
 }
 
 // Nearest-neighbour x2 upsampling, NHWC; h, w are the input's sizes.
 template <typename T>
 FASTIF_DEVICE void upsample2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
-    int oh = 2 * h, ow = 2 * w;
-    fastif_index n = (fastif_index)batch * oh * ow * c;
-    FASTIF_FOR_EACH(i, n) {
-        fastif_index r = i;
-        int ch = (int)(r % c); r /= c;
-        int ox = (int)(r % ow); r /= ow;
-        int oy = (int)(r % oh); r /= oh;
-        y[i] = x[((r * h + oy / 2) * w + ox / 2) * c + ch];
+    unsigned oh = 2 * h, ow = 2 * w, rows = (unsigned)batch * oh * ow;
+    for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
+        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
+        const T* src = x + (((fastif_index)b * h + oy / 2) * w + ox / 2) * c;
+        T* yr = y + (fastif_index)row * c;
+        for (int ch = threadIdx.x; ch < c; ch += blockDim.x) yr[ch] = src[ch];
     }
 }
 
@@ -239,16 +258,14 @@ FASTIF_DEVICE void upsample2(const T* __restrict__ x, T* __restrict__ y, int bat
 // p = 2a + e, interleaved into [B, 2H, 2W, C]: out(2i+a, 2j+e) = phases(i+a, j+e, p). h, w are the low-res sizes.
 template <typename T>
 FASTIF_DEVICE void shuffle_phases2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
-    int oh = 2 * h, ow = 2 * w;
-    fastif_index n = (fastif_index)batch * oh * ow * c;
-    FASTIF_FOR_EACH(i, n) {
-        fastif_index r = i;
-        int ch = (int)(r % c); r /= c;
-        int ox = (int)(r % ow); r /= ow;
-        int oy = (int)(r % oh); r /= oh;
-        int a = oy & 1, e = ox & 1;
-        int py = (oy >> 1) + a, px = (ox >> 1) + e;
-        y[i] = x[((r * (h + 1) + py) * (w + 1) + px) * (4 * (fastif_index)c) + (2 * a + e) * c + ch];
+    unsigned oh = 2 * h, ow = 2 * w, rows = (unsigned)batch * oh * ow;
+    for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
+        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
+        unsigned a = oy & 1, e = ox & 1;
+        const T* src = x + (((fastif_index)b * (h + 1) + (oy >> 1) + a) * (w + 1) + (ox >> 1) + e) * (4 * (fastif_index)c)
+                       + (2 * a + e) * c;
+        T* yr = y + (fastif_index)row * c;
+        for (int ch = threadIdx.x; ch < c; ch += blockDim.x) yr[ch] = src[ch];
     }
 }
 
@@ -353,8 +370,8 @@ extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, 
 extern "C" __global__ void fastif_gelu_##SFX(const T* x, T* y, fastif_index n, int approx) { gelu<T>(x, y, n, approx); } \
 extern "C" __global__ void fastif_rmsnorm_##SFX(const T* x, const T* gamma, T* y, int width, float eps) { rmsnorm<T>(x, gamma, y, width, eps); } \
 extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n, int act) { mul<T>(a, b, y, n, act); } \
-extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index n, int channels, float scale, \
-    int h, int w, int upsampled) { bias_residual<T>(y, bias, residual, n, channels, scale, h, w, upsampled); } \
+extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index rows, int channels, \
+    float scale, int h, int w, int upsampled) { bias_residual<T>(y, bias, residual, rows, channels, scale, h, w, upsampled); } \
 extern "C" __global__ void fastif_groupnorm_pool2_##SFX(const T* x, const T* gamma, const T* beta, T* y, int h, int w, int channels, \
     int groups, float eps, int gelu) { groupnorm_pool2<T>(x, gamma, beta, y, h, w, channels, groups, eps, gelu); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \

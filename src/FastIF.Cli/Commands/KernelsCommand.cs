@@ -17,6 +17,8 @@ public static class KernelsCommand
             DefaultValueFactory = _ => "sm_80,sm_90",
         };
         cmd.Options.Add(arch);
+        var ptx = new Option<string?>("--ptx") { Description = "also write each PTX to this folder (NAME.ARCH.ptx), to read what the compiler made" };
+        cmd.Options.Add(ptx);
         cmd.SetAction(pr =>
         {
             var probe = NativeLibraries.Probe(NativeLibraries.Nvrtc);
@@ -42,6 +44,13 @@ public static class KernelsCommand
                 // Registers are only known once a module is loaded on a device (CudaFunction.Registers).
                 Console.WriteLine($"{r.Name,-20} {r.Arch,-8} {r.PtxBytes,10} {r.Entries.Count,8} {"-",5} {r.CompileMs,9:F1}  {(r.Success ? "ok" : "FAILED")}");
                 if (!r.Success || r.Log.Length > 0) Console.WriteLine("  " + r.Log.Replace("\n", "\n  "));
+            }
+            if (pr.GetValue(ptx) is { } dir)
+            {
+                Directory.CreateDirectory(dir);
+                foreach (var r in results.Where(r => r.Success))
+                    File.WriteAllBytes(Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(r.Name)}.{r.Arch}.ptx"), r.Ptx);
+                Console.WriteLine($"PTX written to {dir}");
             }
             int failed = results.Count(r => !r.Success);
             Console.WriteLine(failed == 0 ? $"{results.Count} compilations ok" : $"{failed} of {results.Count} compilations FAILED");

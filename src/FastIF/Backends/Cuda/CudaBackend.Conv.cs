@@ -55,9 +55,9 @@ public sealed unsafe partial class CudaBackend
         CudnnApi.Check(CudnnApi.cudnnConvolutionForward(_cudnn, &one, plan.X, xs.Pointer, plan.Wt, ws.Pointer, plan.Conv, plan.Algo,
             _workspace.Pointer, plan.WorkspaceBytes, &zero, plan.Y, y.Pointer), $"cudnnConvolutionForward({x.Shape} * {w.Shape})");
         if (b != 0 || r != 0 || outScale != 1f)
-            new KernelArgs().Ptr(y.Pointer).Ptr(b).Ptr(r).I64(y.Shape.Elements).I32(cout).F32(outScale)
+            new KernelArgs().Ptr(y.Pointer).Ptr(b).Ptr(r).I64(y.Shape.Elements / cout).I32(cout).F32(outScale)
                 .I32(y.Shape[2]).I32(y.Shape[3]).I32(upsampledResidual ? 1 : 0)
-                .Launch(Fn("bias_residual"), Blocks(y.Shape.Elements), 256, Stream);
+                .Launch(Fn("bias_residual"), PixelBlocks(y), ThreadsPerPixel(cout), Stream);
         return y;
     }
 

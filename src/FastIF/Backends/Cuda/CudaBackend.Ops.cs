@@ -200,7 +200,7 @@ public sealed partial class CudaBackend
         if (h % 2 != 0 || w % 2 != 0) throw new ShapeException($"AvgPool2x2: odd spatial size {x.Shape}");
         var y = New(new Shape(n, c, h / 2, w / 2));
         new KernelArgs().Ptr(xs.Pointer).Ptr(y.Pointer).I32(n).I32(h).I32(w).I32(c)
-            .Launch(Fn("avgpool2"), Blocks(y.Shape.Elements), 256, Stream);
+            .Launch(Fn("avgpool2"), PixelBlocks(y), ThreadsPerPixel(y.Shape[1]), Stream);
         return y;
     }
 
@@ -212,7 +212,7 @@ public sealed partial class CudaBackend
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
         var y = New(new Shape(n, c, 2 * h, 2 * w));
         new KernelArgs().Ptr(xs.Pointer).Ptr(y.Pointer).I32(n).I32(h).I32(w).I32(c)
-            .Launch(Fn("upsample2"), Blocks(y.Shape.Elements), 256, Stream);
+            .Launch(Fn("upsample2"), PixelBlocks(y), ThreadsPerPixel(y.Shape[1]), Stream);
         return y;
     }
 
@@ -223,7 +223,7 @@ public sealed partial class CudaBackend
         var (n, c, h, w) = PhaseShape.Of(phases);
         var y = New(new Shape(n, c, 2 * h, 2 * w));
         new KernelArgs().Ptr(ps.Pointer).Ptr(y.Pointer).I32(n).I32(h).I32(w).I32(c)
-            .Launch(Fn("shuffle_phases2"), Blocks(y.Shape.Elements), 256, Stream);
+            .Launch(Fn("shuffle_phases2"), PixelBlocks(y), ThreadsPerPixel(y.Shape[1]), Stream);
         return y;
     }
 

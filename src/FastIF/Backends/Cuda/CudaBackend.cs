@@ -134,6 +134,18 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private CudaFunction FnRaw(string name) => _kernels.GetFunction(Kernels, name);
 
+    /// <summary>Grid of a per-pixel kernel over the channels-last image <paramref name="image"/>: a block per pixel, up to 32
+    /// per SM, the kernel looping beyond (kernels/unet.cu decodes pixel coordinates in 32-bit arithmetic, once per pixel).</summary>
+    private uint PixelBlocks(Tensor image)
+    {
+        long pixels = image.Shape.Elements / image.Shape[1];
+        if (pixels > int.MaxValue) throw new ShapeException($"{image.Shape}: {pixels} pixels, more than the per-pixel kernels index");
+        return (uint)Math.Max(1, Math.Min(pixels, (long)Context.MultiprocessorCount * 32));
+    }
+
+    /// <summary>Threads of a per-pixel kernel: one per channel, in whole warps, at most 256 (more channels loop).</summary>
+    private static uint ThreadsPerPixel(int channels) => (uint)Math.Clamp((channels + 31) / 32 * 32, 32, 256);
+
     private uint Blocks(long n, int threads = 256) =>
         (uint)Math.Max(1, Math.Min((n + threads - 1) / threads, (long)Context.MultiprocessorCount * 32));
 
