@@ -188,10 +188,15 @@ FASTIF_DEVICE void layernorm(const T* __restrict__ x, const T* __restrict__ gamm
         st(yr + i, (ld(xr + i) - mean) * rstd * ld(gamma + i) + ld(beta + i));
 }
 
-// y = a + b[i % nb] (b the same size as a, or a's trailing block broadcast over its leading axes).
+// y = a + b[i % nb] (b the same size as a, or a's trailing block broadcast over its leading axes). The equal-size case
+// (the attention's residual) skips the remainder: a 64-bit one per element costs more than the add.
 template <typename T>
 FASTIF_DEVICE void add(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, fastif_index n, fastif_index nb) {
-    FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) + ld(b + i % nb));
+    if (nb == n) {
+        FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) + ld(b + i));
+    } else {
+        FASTIF_FOR_EACH(i, n) st(y + i, ld(a + i) + ld(b + i % nb));
+    }
 }
 
 // In place is allowed (x == y): each element is read before it is written, by the same thread.
