@@ -71,6 +71,16 @@ struct ChannelsLastSrc {
     FASTIF_DEVICE float operator()(fastif_index p, int c) const { return ld(x + p * channels + c); }
 };
 
+// A channels-last image plus a per-channel bias: the output of a convolution whose bias epilogue was folded into the
+// GroupNorm that reads it (one pass over the image fewer).
+template <typename T>
+struct BiasedSrc {
+    const T* __restrict__ x;
+    const T* __restrict__ bias;
+    int channels;
+    FASTIF_DEVICE float operator()(fastif_index p, int c) const { return ld(x + p * channels + c) + ld(bias + c); }
+};
+
 // GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
 // variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
 // The input comes through `src` (a ChannelsLastSrc or a ConcatSrc); the output is channels-last with `channels`.
@@ -167,8 +177,11 @@ FASTIF_DEVICE void groupnorm_pool2(const T* __restrict__ x, const T* __restrict_
 template <typename T>
 FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
                              const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
-                             float eps, int gelu) {
-    groupnorm_src<T>(ChannelsLastSrc<T>{x, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
+                             float eps, int gelu, const T* __restrict__ inBias) {
+    if (inBias)
+        groupnorm_src<T>(BiasedSrc<T>{x, inBias, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
+    else
+        groupnorm_src<T>(ChannelsLastSrc<T>{x, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
 }
 
 // LayerNorm over the last axis: one block per row.
@@ -368,7 +381,8 @@ FASTIF_DEVICE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __re
 
 #define FASTIF_EXPORT(SFX, T) \
 extern "C" __global__ void fastif_groupnorm_##SFX(const T* x, const T* gamma, const T* beta, const T* scaleShift, T* y, \
-    int spatial, int channels, int groups, float eps, int gelu_) { groupnorm<T>(x, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu_); } \
+    int spatial, int channels, int groups, float eps, int gelu_, const T* inBias) \
+    { groupnorm<T>(x, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu_, inBias); } \
 extern "C" __global__ void fastif_layernorm_##SFX(const T* x, const T* gamma, const T* beta, T* y, int width, float eps) \
     { layernorm<T>(x, gamma, beta, y, width, eps); } \
 extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, fastif_index n, fastif_index nb) { add<T>(a, b, y, n, nb); } \

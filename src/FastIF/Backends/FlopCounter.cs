@@ -53,8 +53,9 @@ public sealed class FlopCounter(IBackend inner) : IBackend
         => Count("linear", 2.0 * (x.Shape.Elements / w.Shape[1]) * w.Shape[0] * w.Shape[1], inner.Linear(x, w, bias, act));
 
     /// <inheritdoc/>
-    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None)
-        => Count("norm", x.Shape.Elements, inner.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act));
+    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None,
+        Tensor? inputBias = null)
+        => Count("norm", x.Shape.Elements, inner.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act, inputBias));
 
     /// <inheritdoc/>
     public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None)

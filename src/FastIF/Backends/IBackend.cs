@@ -50,10 +50,12 @@ public interface IBackend : IDisposable
     /// <summary>
     /// GroupNorm over an image <c>[B, C, H, W]</c> (statistics per sample over C/groups channels × H × W,
     /// biased variance), per-channel affine, then optional FiLM <c>h·(1+scale)+shift</c> with
-    /// <paramref name="scaleShift"/> <c>[B, 2C]</c> (first half scale), then the activation.
+    /// <paramref name="scaleShift"/> <c>[B, 2C]</c> (first half scale), then the activation. With
+    /// <paramref name="inputBias"/> <c>[C]</c> the image normalised is <c>x + inputBias</c> (per channel): the bias of the
+    /// convolution that made x, folded in so that convolution needs no epilogue pass.
     /// </summary>
     Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
-        Activation act = Activation.None);
+        Activation act = Activation.None, Tensor? inputBias = null);
 
     /// <summary>
     /// <see cref="GroupNorm"/> (affine and activation, no FiLM) followed by 2×2 average pooling, without the

@@ -121,8 +121,9 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None) =>
         Run("linear", () => _flops.Linear(x, w, bias, act), x, w, bias);
     /// <inheritdoc/>
-    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None) =>
-        Run("groupnorm", () => _flops.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act), x, gamma, beta, scaleShift);
+    public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None,
+        Tensor? inputBias = null) =>
+        Run("groupnorm", () => _flops.GroupNorm(x, groups, eps, gamma, beta, scaleShift, act, inputBias), x, gamma, beta, scaleShift, inputBias);
     /// <inheritdoc/>
     public Tensor GroupNormPool2x(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Activation act = Activation.None) =>
         Run("groupnorm", () => _flops.GroupNormPool2x(x, groups, eps, gamma, beta, act), x, gamma, beta);

@@ -118,6 +118,8 @@ public class CudaBackendParityTests
         Check(p, "groupnorm + scale/shift + GELU", (b, x) => b.GroupNorm(x[0], 4, 1e-5f, x[1], x[2], x[3], Activation.Gelu),
             A(2, 16, 7, 3), W(16), W(16), A(2, 32));
         Check(p, "groupnorm large group", (b, x) => b.GroupNorm(x[0], 2, 1e-6f, x[1], x[2]), A(1, 64, 32, 32), W(64), W(64));
+        Check(p, "groupnorm + input bias + scale/shift + GELU", (b, x) => b.GroupNorm(x[0], 4, 1e-5f, x[1], x[2], x[3], Activation.Gelu, x[4]),
+            A(2, 16, 7, 3), W(16), W(16), A(2, 32), W(16));
         Check(p, "groupnorm + GELU, 2x2 pooled", (b, x) => b.GroupNormPool2x(x[0], 4, 1e-5f, x[1], x[2], Activation.Gelu),
             A(2, 16, 8, 6), W(16), W(16));
         Check(p, "groupnorm pooled, large group", (b, x) => b.GroupNormPool2x(x[0], 2, 1e-6f, x[1], x[2]), A(1, 64, 32, 32), W(64), W(64));

@@ -5,11 +5,18 @@ namespace FastIF.Backends.Cpu;
 public sealed partial class CpuBackend
 {
     /// <inheritdoc/>
+    /// <remarks>An input bias is added first, exactly as the convolution's epilogue would have stored it.</remarks>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
-        Activation act = Activation.None)
+        Activation act = Activation.None, Tensor? inputBias = null)
     {
         var xs = Own(x, "GroupNorm");
         if (x.Shape.Rank < 3) throw new ShapeException($"GroupNorm: expected [B, C, spatial...], got {x.Shape}");
+        if (inputBias != null)
+        {
+            if (inputBias.Shape.Elements != x.Shape[1]) throw new ShapeException($"GroupNorm: input bias {inputBias.Shape} for {x.Shape[1]} channels");
+            using var biased = AddChannelBias(xs, Own(inputBias, "GroupNorm input bias").Data);
+            return GroupNorm(biased, groups, eps, gamma, beta, scaleShift, act);
+        }
         int n = x.Shape[0], c = x.Shape[1];
         int spatial = (int)(x.Shape.Elements / ((long)n * c));
         var (g, bt) = Affine(gamma, beta, c, groups, "GroupNorm");
@@ -49,6 +56,17 @@ public sealed partial class CpuBackend
                 Activate(dst, act);
             }
         });
+        return y;
+    }
+
+    /// <summary><c>x + bias[c]</c> per channel of an NCHW image, in fp32 (what a convolution's bias epilogue stores).</summary>
+    private CpuTensor AddChannelBias(CpuTensor x, float[] bias)
+    {
+        int c = x.Shape[1];
+        int plane = (int)(x.Shape.Elements / ((long)x.Shape[0] * c));
+        var y = New(x.Shape);
+        Parallel.For(0, x.Shape[0] * c, bc =>
+            System.Numerics.Tensors.TensorPrimitives.Add(x.Data.AsSpan(bc * plane, plane), bias[bc % c], y.Data.AsSpan(bc * plane, plane)));
         return y;
     }
 

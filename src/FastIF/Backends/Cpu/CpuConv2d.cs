@@ -29,6 +29,7 @@ public static class CpuConv2d
             }
             CpuGemm.Gemm(cout, p, k, weight, k, false, src, p, false, y.AsSpan(b * cout * p, cout * p), p, false);
         }
+        if (bias == null && residual == null && outScale == 1f) return;
         Parallel.For(0, batch * cout, bc =>
         {
             int co = bc % cout;

@@ -7,7 +7,7 @@ public sealed partial class CudaBackend
 {
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null,
-        Activation act = Activation.None)
+        Activation act = Activation.None, Tensor? inputBias = null)
     {
         var xs = Act(x, "GroupNorm");
         RequireRank(x, 4, "GroupNorm");
@@ -19,7 +19,13 @@ public sealed partial class CudaBackend
                 throw new ShapeException($"GroupNorm: scale/shift {scaleShift.Shape}, expected [{n}, {2 * c}]");
             ss = Act(scaleShift, "GroupNorm scale/shift").Pointer;
         }
-        return GroupNormCore(xs, n, x.Shape[2] * x.Shape[3], c, groups, eps, gamma, beta, ss, act, "GroupNorm");
+        ulong ib = 0;
+        if (inputBias != null)
+        {
+            if (inputBias.Shape.Elements != c) throw new ShapeException($"GroupNorm: input bias {inputBias.Shape} for {c} channels");
+            ib = Act(inputBias, "GroupNorm input bias").Pointer;
+        }
+        return GroupNormCore(xs, n, x.Shape[2] * x.Shape[3], c, groups, eps, gamma, beta, ss, act, "GroupNorm", ib);
     }
 
     /// <inheritdoc/>
@@ -51,7 +57,7 @@ public sealed partial class CudaBackend
     }
 
     private CudaTensor GroupNormCore(CudaTensor x, int n, int spatial, int c, int groups, float eps, Tensor gamma, Tensor beta,
-        ulong scaleShift, Activation act, string what)
+        ulong scaleShift, Activation act, string what, ulong inputBias = 0)
     {
         if (groups <= 0 || c % groups != 0) throw new ShapeException($"{what}: {c} channels do not split into {groups} groups");
         var g = Act(gamma, what + " weight");
@@ -60,7 +66,7 @@ public sealed partial class CudaBackend
             throw new ShapeException($"{what}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
         var y = New(x.Shape);
         new KernelArgs().Ptr(x.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(scaleShift).Ptr(y.Pointer)
-            .I32(spatial).I32(c).I32(groups).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
+            .I32(spatial).I32(c).I32(groups).F32(eps).I32(act == Activation.Gelu ? 1 : 0).Ptr(inputBias)
             .Launch(Fn("groupnorm"), (uint)(n * groups), 512, Stream);
         return y;
     }

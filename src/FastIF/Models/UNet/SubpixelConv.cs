@@ -51,28 +51,24 @@ public static class SubpixelConv
         }
         return y;
     }
-
-    /// <summary>The bias of the four phase blocks: <paramref name="bias"/> repeated four times.</summary>
-    public static float[] PhaseBias(ReadOnlySpan<float> bias)
-    {
-        var y = new float[4 * bias.Length];
-        for (int p = 0; p < 4; p++) bias.CopyTo(y.AsSpan(p * bias.Length));
-        return y;
-    }
 }
 
 /// <summary>A 3×3 conv applied to the nearest ×2 upsampling of its input, computed as a sub-pixel convolution
-/// (<see cref="SubpixelConv"/>). Declares the checkpoint's 3×3 weight and bias; holds their phase forms.</summary>
+/// (<see cref="SubpixelConv"/>). Declares the checkpoint's 3×3 weight (held in its phase form) and bias; the bias is left
+/// to the consumer (the ResNet's norm2 adds it as it reads).</summary>
 internal sealed class UpsampleConvLayer(ParamSet ps, string prefix, int cin, int cout)
 {
     private readonly ParamSet.Param _w = ps.Add(prefix + ".weight", ParamKind.Weight,
         (v, s) => (SubpixelConv.PhaseWeights(v, s[0], s[1]), new Shape(4 * s[0], s[1], 2, 2)), cout, cin, 3, 3);
-    private readonly ParamSet.Param _b = ps.Add(prefix + ".bias", ParamKind.Bias,
-        (v, s) => (SubpixelConv.PhaseBias(v), new Shape(4 * s[0])), cout);
+    private readonly ParamSet.Param _b = ps.Add(prefix + ".bias", ParamKind.Bias, cout);
 
-    public Tensor Forward(IBackend be, Tensor x)
+    /// <summary>The upsampled convolution without its bias (see <see cref="ConvLayer.ForwardWithoutBias"/>).</summary>
+    public Tensor ForwardWithoutBias(IBackend be, Tensor x)
     {
-        using var phases = be.Conv2d(x, _w.Value, _b.Value, padding: 1);
+        using var phases = be.Conv2d(x, _w.Value, null, padding: 1);
         return be.ShufflePhases2x(phases);
     }
+
+    /// <summary>The bias [Cout] a consumer adds.</summary>
+    public Tensor Bias => _b.Value;
 }

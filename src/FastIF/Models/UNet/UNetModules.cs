@@ -20,6 +20,12 @@ internal sealed class ConvLayer(ParamSet ps, string prefix, int cin, int cout, i
     public Tensor Forward(IBackend be, Tensor x, Tensor? residual = null, float outScale = 1f, bool upsampledResidual = false)
         => be.Conv2d(x, _w.Value, _b.Value, k / 2, residual, outScale, upsampledResidual);
 
+    /// <summary>The convolution without its bias, for a consumer that adds <see cref="Bias"/> as it reads.</summary>
+    public Tensor ForwardWithoutBias(IBackend be, Tensor x) => be.Conv2d(x, _w.Value, null, k / 2);
+
+    /// <summary>The bias <see cref="ForwardWithoutBias"/> leaves out.</summary>
+    public Tensor Bias => _b.Value;
+
     /// <summary>This (1×1) convolution of the channel concatenation [a, b], read in place.</summary>
     public Tensor ForwardConcat(IBackend be, Tensor a, Tensor b) => be.Conv1x1Concat(a, b, _w.Value, _b.Value);
 }
@@ -96,9 +102,11 @@ internal sealed class ResnetBlock
             : be.GroupNorm(x, _groups, _eps, g, b, act: Activation.Gelu);
         if (_resample == Resample.Up && _upConv1 == null) h = Replace(h, be.UpsampleNearest2x(h));
         Tensor skip = _resample == Resample.Down ? be.AvgPool2x2(x) : x;
-        h = Replace(h, _upConv1 != null ? _upConv1.Forward(be, h) : _conv1!.Forward(be, h));
+        // conv1's bias is added by norm2 as it reads conv1's output (no epilogue pass over it).
+        h = Replace(h, _upConv1 != null ? _upConv1.ForwardWithoutBias(be, h) : _conv1!.ForwardWithoutBias(be, h));
+        var bias1 = _upConv1 != null ? _upConv1.Bias : _conv1!.Bias;
         using (var ss = _timeProj.Forward(be, temb))
-            h = Replace(h, be.GroupNorm(h, _groups, _eps, _norm2.Weight.Value, _norm2.Bias.Value, ss, Activation.Gelu));
+            h = Replace(h, be.GroupNorm(h, _groups, _eps, _norm2.Weight.Value, _norm2.Bias.Value, ss, Activation.Gelu, bias1));
         Tensor? projected = concat == null ? _shortcut?.Forward(be, skip) : _shortcut!.ForwardConcat(be, x, concat);
         var y = _conv2.Forward(be, h, projected ?? skip, _outScale, upsampledResidual: _resample == Resample.Up);
         h.Dispose();
