@@ -49,8 +49,12 @@ public sealed class FlopCounter(IBackend inner) : IBackend
     }
 
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None)
-        => Count("linear", 2.0 * (x.Shape.Elements / w.Shape[1]) * w.Shape[0] * w.Shape[1], inner.Linear(x, w, bias, act));
+    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None, Tensor? residual = null)
+    {
+        var y = Count("linear", 2.0 * (x.Shape.Elements / w.Shape[1]) * w.Shape[0] * w.Shape[1], inner.Linear(x, w, bias, act, residual));
+        // The residual's add, as Add or FromTokens count it.
+        return residual == null ? y : Count("elementwise", y.Shape.Elements, y);
+    }
 
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None,

@@ -44,8 +44,10 @@ public interface IBackend : IDisposable
     /// </summary>
     Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f, bool upsampledResidual = false);
 
-    /// <summary><c>y = act(x·wᵀ + bias)</c> over the last axis; x <c>[..., in]</c>, w <c>[out, in]</c>.</summary>
-    Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None);
+    /// <summary><c>y = act(x·wᵀ + bias)</c> over the last axis; x <c>[..., in]</c>, w <c>[out, in]</c>. With
+    /// <paramref name="residual"/> (shaped like y; only without an activation) <c>y = x·wᵀ + bias + residual</c>, the sum
+    /// made by the GEMM itself (an attention output projection plus its layer's input).</summary>
+    Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None, Tensor? residual = null);
 
     /// <summary>
     /// GroupNorm over an image <c>[B, C, H, W]</c> (statistics per sample over C/groups channels × H × W,

@@ -118,8 +118,8 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
         bool upsampledResidual = false) =>
         Run($"conv2d {w.Shape[2]}x{w.Shape[3]}", () => _flops.Conv2d(x, w, bias, padding, residual, outScale, upsampledResidual), x, w, bias, residual);
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None) =>
-        Run("linear", () => _flops.Linear(x, w, bias, act), x, w, bias);
+    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None, Tensor? residual = null) =>
+        Run("linear", () => _flops.Linear(x, w, bias, act, residual), x, w, bias, residual);
     /// <inheritdoc/>
     public Tensor GroupNorm(Tensor x, int groups, float eps, Tensor gamma, Tensor beta, Tensor? scaleShift = null, Activation act = Activation.None,
         Tensor? inputBias = null) =>

@@ -108,6 +108,7 @@ public class CudaBackendParityTests
         Check(p, "linear tokens + bias", (b, x) => b.Linear(x[0], x[1], x[2]), A(3, 5, 40), W(24, 40), W(24));
         Check(p, "linear no bias", (b, x) => b.Linear(x[0], x[1], null), A(2, 7, 64), W(96, 64));
         Check(p, "linear + exact GELU", (b, x) => b.Linear(x[0], x[1], x[2], Activation.Gelu), A(2, 64), W(128, 64), W(128));
+        Check(p, "linear + residual (beta 1)", (b, x) => b.Linear(x[0], x[1], x[2], residual: x[3]), A(2, 6, 48), W(40, 48), W(40), A(2, 6, 40));
         Check(p, "linear single row", (b, x) => b.Linear(x[0], x[1], x[2]), A(1, 33), W(17, 33), W(17));
     }
 

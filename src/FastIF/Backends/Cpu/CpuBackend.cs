@@ -77,7 +77,7 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None)
+    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None, Tensor? residual = null)
     {
         var xs = Own(x, "Linear input");
         var ws = Own(w, "Linear weight");
@@ -89,6 +89,8 @@ public sealed partial class CpuBackend : IBackend
         var dims = x.Shape.ToArray();
         dims[^1] = outF;
         var y = New(new Shape(dims));
+        LinearShape.CheckResidual(residual, y.Shape, act);
+        float[]? r = residual == null ? null : Own(residual, "Linear residual").Data;
         CpuGemm.Gemm(rows, outF, inF, xs.Data, inF, false, ws.Data, inF, true, y.Data, outF, false);
         float[]? b = null;
         if (bias != null)
@@ -96,13 +98,14 @@ public sealed partial class CpuBackend : IBackend
             b = Own(bias, "Linear bias").Data;
             if (b.Length != outF) throw new ShapeException($"Linear: bias {bias.Shape} for {outF} outputs");
         }
-        if (b != null || act != Activation.None)
+        if (b != null || act != Activation.None || r != null)
         {
             Parallel.For(0, rows, i =>
             {
                 var row = y.Data.AsSpan(i * outF, outF);
                 if (b != null) TensorPrimitives.Add(row, b, row);
                 if (act != Activation.None) Activate(row, act);
+                if (r != null) TensorPrimitives.Add(row, r.AsSpan(i * outF, outF), row);
             });
         }
         return y;

@@ -37,7 +37,7 @@ public sealed unsafe partial class CudaBackend
     private int CudaType => Precision switch { DType.F32 => CUDA_R_32F, DType.F16 => CUDA_R_16F, _ => CUDA_R_16BF };
 
     /// <inheritdoc/>
-    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None)
+    public Tensor Linear(Tensor x, Tensor w, Tensor? bias, Activation act = Activation.None, Tensor? residual = null)
     {
         var xs = Act(x, "Linear input");
         var ws = Act(w, "Linear weight");
@@ -54,18 +54,23 @@ public sealed unsafe partial class CudaBackend
         var dims = x.Shape.ToArray();
         dims[^1] = outF;
         var y = New(new Shape(dims));
+        LinearShape.CheckResidual(residual, y.Shape, act);
+        ulong r = residual == null ? 0 : Act(residual, "Linear residual").Pointer;
         long rows = x.Shape.Elements / inF;
         if (rows == 0) return y;
-        LinearGemm(rows, inF, outF, ws.Pointer, inF, xs.Pointer, b, y.Pointer, 0f, $"{x.Shape} x {w.Shape}ᵀ");
+        // A residual is cuBLASLt's C (β = 1) beside the output D: the GEMM reads it once as it writes y.
+        LinearGemm(rows, inF, outF, ws.Pointer, inF, xs.Pointer, b, y.Pointer, r == 0 ? 0f : 1f, $"{x.Shape} x {w.Shape}ᵀ", r);
         if (act != Activation.None) Gelu(y.Pointer, y.Pointer, y.Shape.Elements, act);
         return y;
     }
 
     /// <summary>
-    /// <c>y[rows, out] = x[rows, in]·Wᵀ (+ bias) + β·y</c> for row-major device matrices, W's rows <paramref name="weightLd"/>
-    /// elements apart (a column block of a wider weight, used in place). Queues one cublasLtMatmul; allocates nothing.
+    /// <c>y[rows, out] = x[rows, in]·Wᵀ (+ bias) + β·c</c> for row-major device matrices, W's rows <paramref name="weightLd"/>
+    /// elements apart (a column block of a wider weight, used in place), c = <paramref name="c"/> (laid out like y) or y
+    /// itself when 0. Queues one cublasLtMatmul; allocates nothing.
     /// </summary>
-    private void LinearGemm(long rows, int inF, int outF, ulong w, int weightLd, ulong x, ulong bias, ulong y, float beta, string what)
+    private void LinearGemm(long rows, int inF, int outF, ulong w, int weightLd, ulong x, ulong bias, ulong y, float beta, string what,
+        ulong c = 0)
     {
         int align = (int)Math.Min(256UL, w & (~w + 1));
         var plan = GemmPlanFor(new GemmKey(rows, inF, outF, bias != 0, weightLd, align == 0 ? 256 : align));
@@ -73,7 +78,7 @@ public sealed unsafe partial class CudaBackend
         float alpha = 1f;
         var algo = plan.Algo;
         Check(cublasLtMatmul(_cublasLt, plan.Desc!.Value, &alpha, w, plan.A!.Value, x, plan.B!.Value, &beta,
-            y, plan.C!.Value, y, plan.C.Value, &algo, _workspace.Pointer, plan.WorkspaceBytes, Stream.Value),
+            c == 0 ? y : c, plan.C!.Value, y, plan.C.Value, &algo, _workspace.Pointer, plan.WorkspaceBytes, Stream.Value),
             $"cublasLtMatmul({what})");
     }
 

@@ -146,35 +146,26 @@ public sealed class T5Encoder : IDisposable
 
     private Tensor Block(Tensor x, Tensor[] w, Tensor bias, int i, Action<string, Tensor>? trace)
     {
+        // Each sublayer's output projection adds the residual stream in its GEMM (Linear's residual): no separate add.
         var c = Config;
-        Tensor attn;
+        Tensor x1;
         using (var h = _be.RmsNorm(x, c.LayerNormEpsilon, w[0]))
         using (var q = _be.Linear(h, w[1], null))
         using (var k = _be.Linear(h, w[2], null))
         using (var v = _be.Linear(h, w[3], null))
         using (var o = _be.Attention(q, k, v, c.NumHeads, 1f, scoreBias: bias))
-            attn = _be.Linear(o, w[4], null);
-        using (attn)
-        {
-            var x1 = _be.Add(x, attn);
-            x.Dispose();
-            x = x1;
-        }
-        trace?.Invoke($"block.{i}.after_attention", x);
-        Tensor ffn;
-        using (var h = _be.RmsNorm(x, c.LayerNormEpsilon, w[5]))
+            x1 = _be.Linear(o, w[4], null, residual: x);
+        x.Dispose();
+        trace?.Invoke($"block.{i}.after_attention", x1);
+        Tensor x2;
+        using (var h = _be.RmsNorm(x1, c.LayerNormEpsilon, w[5]))
         using (var gate = _be.Linear(h, w[6], null))
         using (var lin = _be.Linear(h, w[7], null))
         using (var prod = _be.Multiply(gate, lin, Activation.GeluTanh))
-            ffn = _be.Linear(prod, w[8], null);
-        using (ffn)
-        {
-            var x2 = _be.Add(x, ffn);
-            x.Dispose();
-            x = x2;
-        }
-        trace?.Invoke($"block.{i}.output", x);
-        return x;
+            x2 = _be.Linear(prod, w[8], null, residual: x1);
+        x1.Dispose();
+        trace?.Invoke($"block.{i}.output", x2);
+        return x2;
     }
 
     /// <summary>Rows of the embedding for the ids, converted from the stored dtype on the host (only the rows used).</summary>

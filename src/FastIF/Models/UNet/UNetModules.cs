@@ -8,7 +8,8 @@ internal sealed class LinearLayer(ParamSet ps, string prefix, int inF, int outF)
     private readonly ParamSet.Param _w = ps.Add(prefix + ".weight", ParamKind.Weight, outF, inF);
     private readonly ParamSet.Param _b = ps.Add(prefix + ".bias", ParamKind.Bias, outF);
 
-    public Tensor Forward(IBackend be, Tensor x, Activation act = Activation.None) => be.Linear(x, _w.Value, _b.Value, act);
+    public Tensor Forward(IBackend be, Tensor x, Activation act = Activation.None, Tensor? residual = null)
+        => be.Linear(x, _w.Value, _b.Value, act, residual);
 }
 
 /// <summary>nn.Conv2d with "same" zero padding for odd kernels.</summary>
@@ -170,8 +171,10 @@ internal sealed class AddedKVAttention
         using var sv = _v?.Forward(be, hs);
         hs.Dispose();
         using var o = be.Attention(q, ek, ev, _heads, _scale, sk, sv);
-        using var proj = _out.Forward(be, o);
-        return be.FromTokens(proj, height, width, residual: x);
+        // The layer's input is added by the output projection's GEMM (a view of x as tokens where the layout allows).
+        using var input = be.ToTokens(x);
+        using var proj = _out.Forward(be, o, residual: input);
+        return be.FromTokens(proj, height, width);
     }
 }
 

@@ -4,9 +4,12 @@ using FastIF.Tensors;
 
 namespace FastIF.Tests.Cpu;
 
-/// <summary>A ResNet's conv1 bias folded into the norm2 that reads its output (GroupNorm's input bias), against the
-/// biased convolution followed by the plain norm: the same fp32 values, so exactly equal.</summary>
-public class FoldedBiasTests
+/// <summary>
+/// Work moved into a neighbour instead of a pass of its own, against the ops it replaces (the same fp32 values, so exactly
+/// equal): a ResNet's conv1 bias added by the norm2 that reads its output (GroupNorm's input bias), and an attention
+/// layer's input added by its output projection's GEMM (Linear's residual).
+/// </summary>
+public class EpilogueFusionTests
 {
     private static readonly CpuBackend Be = CpuBackend.Instance;
 
@@ -43,5 +46,22 @@ public class FoldedBiasTests
         using var g = Rand(r, 4);
         using var bad = Rand(r, 3);
         Assert.Throws<ShapeException>(() => Be.GroupNorm(x, 2, 1e-5f, g, g, inputBias: bad));
+    }
+
+    [Fact]
+    public void LinearWithAResidualIsLinearThenAdd()
+    {
+        var r = new Random(6);
+        using var x = Rand(r, 2, 5, 12);
+        using var w = Rand(r, 9, 12);
+        using var b = Rand(r, 9);
+        using var res = Rand(r, 2, 5, 9);
+        using var lin = Be.Linear(x, w, b);
+        using var expected = Be.Add(lin, res);
+        using var got = Be.Linear(x, w, b, residual: res);
+        Assert.Equal(expected.ToArray(), got.ToArray());
+        using var wrong = Rand(r, 2, 5, 8);
+        Assert.Throws<ShapeException>(() => Be.Linear(x, w, b, residual: wrong));
+        Assert.Throws<ShapeException>(() => Be.Linear(x, w, b, Activation.Gelu, res));
     }
 }
