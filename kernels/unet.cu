@@ -81,12 +81,17 @@ struct BiasedSrc {
     FASTIF_DEVICE float operator()(fastif_index p, int c) const { return ld(x + p * channels + c) + ld(bias + c); }
 };
 
-// GroupNorm over channels-last data [B, S, C] (S = H*W or L): one block per (sample, group); mean first, then the
-// variance around it (two passes over L2-resident data: no cancellation), then affine, FiLM (1+scale, shift) and GELU.
-// The input comes through `src` (a ChannelsLastSrc or a ConcatSrc); the output is channels-last with `channels`.
-// The block's threads walk a group's (position, channel) pairs [spatial, cpg] in flat order, thread t taking flat
-// indices t, t + blockDim.x, ...: the pair advances by a fixed (qs, rs) carry, so no element pays an integer division
-// (a division by a run-time divisor costs tens of instructions, more than the element's own work).
+// GroupNorm over channels-last data [B, S, C] (S = H*W or L) in two launches, so that every SM works even when
+// B x groups is small (64 groups at IF-I-XL's B=2, against 132 SMs): each (sample, group) is cut into `chunks` runs of
+// positions, a block per (sample, group, chunk).
+//   partial: the run's element count, mean and sum of squared deviations from that mean (two passes over the run,
+//            the second from cache: no cancellation), three floats per block;
+//   apply:   every block merges its group's runs (Chan et al.'s pairwise update) and normalises its own run: affine,
+//            FiLM (1+scale, shift), GELU.
+// The input comes through a reader (ChannelsLastSrc, BiasedSrc or ConcatSrc); the output is channels-last.
+// Threads walk a run's (position, channel) pairs in flat order, thread t taking flat indices t, t + blockDim.x, ...:
+// the pair advances by a fixed (qs, rs) carry, so no element pays an integer division (one by a run-time divisor costs
+// tens of instructions, more than the element's own work).
 struct GroupWalk {
     int p, c, qs, rs, cpg;
 };
@@ -107,62 +112,94 @@ FASTIF_DEVICE void group_next(GroupWalk& w) {
     if (w.c >= w.cpg) { w.c -= w.cpg; w.p++; }
 }
 
-// The mean and 1/sqrt(var + eps) of the cpg channels from c0 at positions p0 .. p0 + spatial - 1, by the whole block.
+// The block's place: sample b, group g (first channel c0 of cpg), and its run [q0, q1) of the `positions` positions.
+struct GroupRun {
+    int b, g, c0, cpg, q0, q1;
+};
+
+FASTIF_DEVICE GroupRun group_run(int positions, int channels, int groups, int chunks) {
+    GroupRun r;
+    int k = blockIdx.x % chunks, bg = blockIdx.x / chunks;
+    r.b = bg / groups;
+    r.g = bg % groups;
+    r.cpg = channels / groups;
+    r.c0 = r.g * r.cpg;
+    r.q0 = (int)((unsigned)positions * k / chunks);  // the host keeps positions * chunks under 2^32
+    r.q1 = (int)((unsigned)positions * (k + 1) / chunks);
+    return r;
+}
+
 template <typename Src>
-FASTIF_DEVICE void groupnorm_stats(Src src, fastif_index p0, int spatial, int c0, int cpg, float eps, float* scratch,
-                                   float* mean_out, float* rstd_out) {
-    float count = (float)spatial * (float)cpg;
-    float s = 0.0f;
-    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) s += src(p0 + w.p, c0 + w.c);
-    float mean = block_sum(s, scratch) / count;
-    float q = 0.0f;
-    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) {
-        float d = src(p0 + w.p, c0 + w.c) - mean;
+FASTIF_DEVICE void groupnorm_partial(Src src, float* __restrict__ partial, int spatial, int channels, int groups, int chunks) {
+    __shared__ float scratch[32];
+    GroupRun r = group_run(spatial, channels, groups, chunks);
+    fastif_index p0 = (fastif_index)r.b * spatial + r.q0;
+    int n = r.q1 - r.q0;
+    float count = (float)n * (float)r.cpg, s = 0.0f, q = 0.0f;
+    for (GroupWalk w = group_walk(r.cpg); w.p < n; group_next(w)) s += src(p0 + w.p, r.c0 + w.c);
+    float mean = count > 0.0f ? block_sum(s, scratch) / count : 0.0f;
+    for (GroupWalk w = group_walk(r.cpg); w.p < n; group_next(w)) {
+        float d = src(p0 + w.p, r.c0 + w.c) - mean;
         q += d * d;
     }
+    float m2 = block_sum(q, scratch);
+    if (threadIdx.x == 0) {
+        partial[3 * blockIdx.x] = count;
+        partial[3 * blockIdx.x + 1] = mean;
+        partial[3 * blockIdx.x + 2] = m2;
+    }
+}
+
+// Merges the `chunks` partials of (sample, group) bg into its mean and 1/sqrt(var + eps) (biased variance).
+FASTIF_DEVICE void groupnorm_merge(const float* __restrict__ partial, int bg, int chunks, float eps, float* mean_out, float* rstd_out) {
+    float n = 0.0f, mean = 0.0f, m2 = 0.0f;
+    for (int k = 0; k < chunks; k++) {
+        const float* p = partial + 3 * (bg * chunks + k);
+        float nk = p[0];
+        if (nk == 0.0f) continue;
+        float total = n + nk, d = p[1] - mean;
+        mean += d * (nk / total);
+        m2 += p[2] + d * d * (n * nk / total);
+        n = total;
+    }
     *mean_out = mean;
-    *rstd_out = rsqrtf(block_sum(q, scratch) / count + eps);
+    *rstd_out = rsqrtf(m2 / n + eps);
 }
 
 template <typename T, typename Src>
-FASTIF_DEVICE void groupnorm_src(Src src, const T* __restrict__ gamma, const T* __restrict__ beta,
-                                 const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
-                                 float eps, int gelu) {
-    __shared__ float scratch[32];
-    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
-    fastif_index p0 = (fastif_index)b * spatial;
-    T* yb = y + p0 * channels + c0;
+FASTIF_DEVICE void groupnorm_apply(Src src, const float* __restrict__ partial, const T* __restrict__ gamma,
+                                   const T* __restrict__ beta, const T* __restrict__ scaleShift, T* __restrict__ y,
+                                   int spatial, int channels, int groups, int chunks, float eps, int gelu) {
+    GroupRun r = group_run(spatial, channels, groups, chunks);
     float mean, rstd;
-    groupnorm_stats(src, p0, spatial, c0, cpg, eps, scratch, &mean, &rstd);
-    for (GroupWalk w = group_walk(cpg); w.p < spatial; group_next(w)) {
-        int ch = c0 + w.c;
-        fastif_index off = (fastif_index)w.p * channels + w.c;
+    groupnorm_merge(partial, blockIdx.x / chunks, chunks, eps, &mean, &rstd);
+    fastif_index p0 = (fastif_index)r.b * spatial + r.q0;
+    T* yb = y + p0 * channels + r.c0;
+    const T* ss = scaleShift ? scaleShift + (fastif_index)r.b * 2 * channels : 0;
+    for (GroupWalk w = group_walk(r.cpg); w.p < r.q1 - r.q0; group_next(w)) {
+        int ch = r.c0 + w.c;
         float v = (src(p0 + w.p, ch) - mean) * rstd * ld(gamma + ch) + ld(beta + ch);
-        if (scaleShift) {
-            const T* ss = scaleShift + (fastif_index)b * 2 * channels;
-            v = v * (1.0f + ld(ss + ch)) + ld(ss + channels + ch);
-        }
+        if (ss) v = v * (1.0f + ld(ss + ch)) + ld(ss + channels + ch);
         if (gelu) v = gelu_erf(v);
-        st(yb + off, v);
+        st(yb + (fastif_index)w.p * channels + w.c, v);
     }
 }
 
-// GroupNorm (affine, activation) of a channels-last image [B, h, w, C] then 2x2 average pooling into [B, h/2, w/2, C]:
-// a downsampler's norm1 without its full-resolution output. Each pooled value averages four normalised, activated fp32
-// values, rounded once.
+// The apply of a downsampler's norm1: GroupNorm (affine, activation) of [B, h, w, C] then 2x2 average pooling into
+// [B, h/2, w/2, C], without the full-resolution output; the runs are of pooled positions. Each pooled value averages
+// four normalised, activated fp32 values, rounded once; one 32-bit division per pooled value (four inputs).
 template <typename T>
-FASTIF_DEVICE void groupnorm_pool2(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
-                                   T* __restrict__ y, int h, int w, int channels, int groups, float eps, int gelu) {
-    __shared__ float scratch[32];
-    int b = blockIdx.x / groups, g = blockIdx.x % groups, cpg = channels / groups, c0 = g * cpg;
-    fastif_index p0 = (fastif_index)b * h * w;
-    float mean, rstd;
-    groupnorm_stats(ChannelsLastSrc<T>{x, channels}, p0, h * w, c0, cpg, eps, scratch, &mean, &rstd);
+FASTIF_DEVICE void groupnorm_pool2_apply(const T* __restrict__ x, const float* __restrict__ partial, const T* __restrict__ gamma,
+                                         const T* __restrict__ beta, T* __restrict__ y, int h, int w, int channels, int groups,
+                                         int chunks, float eps, int gelu) {
     int oh = h / 2, ow = w / 2;
-    T* yb = y + (fastif_index)b * oh * ow * channels + c0;
-    // One 32-bit division per pooled value (four inputs), none per input.
-    for (GroupWalk wk = group_walk(cpg); wk.p < oh * ow; group_next(wk)) {
-        int c = wk.c, ch = c0 + c, q = wk.p;
+    GroupRun r = group_run(oh * ow, channels, groups, chunks);
+    float mean, rstd;
+    groupnorm_merge(partial, blockIdx.x / chunks, chunks, eps, &mean, &rstd);
+    fastif_index p0 = (fastif_index)r.b * h * w;
+    T* yb = y + (fastif_index)r.b * oh * ow * channels + r.c0;
+    for (GroupWalk wk = group_walk(r.cpg); wk.p < r.q1 - r.q0; group_next(wk)) {
+        int ch = r.c0 + wk.c, q = r.q0 + wk.p;
         int oy = q / ow, ox = q - oy * ow;
         float a = rstd * ld(gamma + ch), o = ld(beta + ch) - mean * a, sum = 0.0f;
         for (int k = 0; k < 4; k++) {
@@ -170,18 +207,8 @@ FASTIF_DEVICE void groupnorm_pool2(const T* __restrict__ x, const T* __restrict_
             float v = ld(x + pix * channels + ch) * a + o;
             sum += gelu ? gelu_erf(v) : v;
         }
-        st(yb + q * channels + c, sum * 0.25f);
+        st(yb + (fastif_index)q * channels + wk.c, sum * 0.25f);
     }
-}
-
-template <typename T>
-FASTIF_DEVICE void groupnorm(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
-                             const T* __restrict__ scaleShift, T* __restrict__ y, int spatial, int channels, int groups,
-                             float eps, int gelu, const T* __restrict__ inBias) {
-    if (inBias)
-        groupnorm_src<T>(BiasedSrc<T>{x, inBias, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
-    else
-        groupnorm_src<T>(ChannelsLastSrc<T>{x, channels}, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu);
 }
 
 // LayerNorm over the last axis: one block per row.
@@ -380,9 +407,16 @@ FASTIF_DEVICE void mul(const T* __restrict__ a, const T* __restrict__ b, T* __re
 }
 
 #define FASTIF_EXPORT(SFX, T) \
-extern "C" __global__ void fastif_groupnorm_##SFX(const T* x, const T* gamma, const T* beta, const T* scaleShift, T* y, \
-    int spatial, int channels, int groups, float eps, int gelu_, const T* inBias) \
-    { groupnorm<T>(x, gamma, beta, scaleShift, y, spatial, channels, groups, eps, gelu_, inBias); } \
+extern "C" __global__ void fastif_groupnorm_partial_##SFX(const T* x, const T* inBias, float* partial, int spatial, int channels, \
+    int groups, int chunks) { \
+    if (inBias) groupnorm_partial(BiasedSrc<T>{x, inBias, channels}, partial, spatial, channels, groups, chunks); \
+    else groupnorm_partial(ChannelsLastSrc<T>{x, channels}, partial, spatial, channels, groups, chunks); } \
+extern "C" __global__ void fastif_groupnorm_apply_##SFX(const T* x, const T* inBias, const float* partial, const T* gamma, \
+    const T* beta, const T* scaleShift, T* y, int spatial, int channels, int groups, int chunks, float eps, int gelu_) { \
+    if (inBias) groupnorm_apply<T>(BiasedSrc<T>{x, inBias, channels}, partial, gamma, beta, scaleShift, y, spatial, channels, \
+        groups, chunks, eps, gelu_); \
+    else groupnorm_apply<T>(ChannelsLastSrc<T>{x, channels}, partial, gamma, beta, scaleShift, y, spatial, channels, groups, \
+        chunks, eps, gelu_); } \
 extern "C" __global__ void fastif_layernorm_##SFX(const T* x, const T* gamma, const T* beta, T* y, int width, float eps) \
     { layernorm<T>(x, gamma, beta, y, width, eps); } \
 extern "C" __global__ void fastif_add_bcast_##SFX(const T* a, const T* b, T* y, fastif_index n, fastif_index nb) { add<T>(a, b, y, n, nb); } \
@@ -391,8 +425,9 @@ extern "C" __global__ void fastif_rmsnorm_##SFX(const T* x, const T* gamma, T* y
 extern "C" __global__ void fastif_mul_##SFX(const T* a, const T* b, T* y, fastif_index n, int act) { mul<T>(a, b, y, n, act); } \
 extern "C" __global__ void fastif_bias_residual_##SFX(T* y, const T* bias, const T* residual, fastif_index rows, int channels, \
     float scale, int h, int w, int upsampled) { bias_residual<T>(y, bias, residual, rows, channels, scale, h, w, upsampled); } \
-extern "C" __global__ void fastif_groupnorm_pool2_##SFX(const T* x, const T* gamma, const T* beta, T* y, int h, int w, int channels, \
-    int groups, float eps, int gelu) { groupnorm_pool2<T>(x, gamma, beta, y, h, w, channels, groups, eps, gelu); } \
+extern "C" __global__ void fastif_groupnorm_pool2_apply_##SFX(const T* x, const float* partial, const T* gamma, const T* beta, \
+    T* y, int h, int w, int channels, int groups, int chunks, float eps, int gelu) \
+    { groupnorm_pool2_apply<T>(x, partial, gamma, beta, y, h, w, channels, groups, chunks, eps, gelu); } \
 extern "C" __global__ void fastif_avgpool2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { avgpool2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_upsample2_##SFX(const T* x, T* y, int batch, int h, int w, int c) { upsample2<T>(x, y, batch, h, w, c); } \
 extern "C" __global__ void fastif_shuffle_phases2_##SFX(const T* x, T* y, int batch, int h, int w, int c) \
@@ -422,9 +457,11 @@ struct ConcatSrc {
 };
 
 #define FASTIF_EXPORT_CONCAT(SFX, T) \
-extern "C" __global__ void fastif_groupnorm_concat_##SFX(const T* a, const T* b, const T* gamma, const T* beta, T* y, \
-    int spatial, int ca, int cb, int groups, float eps, int gelu_) \
-    { groupnorm_src<T>(ConcatSrc<T>{a, b, ca, cb}, gamma, beta, (const T*)0, y, spatial, ca + cb, groups, eps, gelu_); }
+extern "C" __global__ void fastif_groupnorm_concat_partial_##SFX(const T* a, const T* b, float* partial, int spatial, int ca, \
+    int cb, int groups, int chunks) { groupnorm_partial(ConcatSrc<T>{a, b, ca, cb}, partial, spatial, ca + cb, groups, chunks); } \
+extern "C" __global__ void fastif_groupnorm_concat_apply_##SFX(const T* a, const T* b, const float* partial, const T* gamma, \
+    const T* beta, T* y, int spatial, int ca, int cb, int groups, int chunks, float eps, int gelu_) \
+    { groupnorm_apply<T>(ConcatSrc<T>{a, b, ca, cb}, partial, gamma, beta, (const T*)0, y, spatial, ca + cb, groups, chunks, eps, gelu_); }
 
 FASTIF_EXPORT_CONCAT(f32, float)
 FASTIF_EXPORT_CONCAT(f16, h16)

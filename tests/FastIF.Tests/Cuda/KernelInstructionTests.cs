@@ -26,12 +26,15 @@ public class KernelInstructionTests
         return bodies;
     });
 
-    // Divisions the kernel's structure needs: block → (sample, group), channels per group and the walk's carry for the
-    // GroupNorms; a pixel's coordinates, once per pixel, for the per-pixel kernels.
+    // Divisions the kernel's structure needs: block → (sample, group, run), channels per group, the run's bounds and the
+    // walk's carry for the GroupNorms (twice where the kernel holds a plain and a biased reader); a pixel's coordinates,
+    // once per pixel, for the per-pixel kernels.
     [Theory]
-    [InlineData("groupnorm", 4)]
-    [InlineData("groupnorm_concat", 4)]
-    [InlineData("groupnorm_pool2", 6)]
+    [InlineData("groupnorm_partial", 7)]
+    [InlineData("groupnorm_apply", 9)]
+    [InlineData("groupnorm_concat_partial", 7)]
+    [InlineData("groupnorm_concat_apply", 8)]
+    [InlineData("groupnorm_pool2_apply", 10)]
     [InlineData("bias_residual", 2)]
     [InlineData("avgpool2", 3)]
     [InlineData("upsample2", 3)]

@@ -101,7 +101,7 @@ public class KernelLaunchContractTests
     {
         var sites = LaunchSites();
         Assert.True(sites.Count >= 25, $"found only {sites.Count} launch sites: the scan no longer sees the backend's launches");
-        Assert.Contains(sites, s => s.Kernel == "groupnorm" && s.PerStorageType);
+        Assert.Contains(sites, s => s.Kernel == "groupnorm_apply" && s.PerStorageType);
         Assert.Contains(sites, s => s.Kernel == "fastif_step_update");
     }
 

@@ -19,10 +19,19 @@ public sealed partial class CudaBackend
         var g = Act(gamma, Op + " weight");
         var bt = Act(beta, Op + " bias");
         var y = New(s.Concatenated);
-        // fastif_groupnorm_concat is fastif_groupnorm's code reading channel c from a (c < Ca) or b: same block per (sample, group).
-        new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(g.Pointer).Ptr(bt.Pointer).Ptr(y.Pointer)
-            .I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB).I32(groups).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
-            .Launch(Fn("groupnorm_concat"), (uint)(s.Batch * groups), 512, Stream);
+        // fastif_groupnorm_concat_* are fastif_groupnorm's two launches reading channel c from a (c < Ca) or b.
+        int chunks = GroupNormChunks(s.Batch, groups, s.Spatial);
+        uint blocks = (uint)(s.Batch * groups * chunks);
+        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        try
+        {
+            new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(partial.Pointer).I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB)
+                .I32(groups).I32(chunks).Launch(Fn("groupnorm_concat_partial"), blocks, GroupNormThreads, Stream);
+            new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(bt.Pointer).Ptr(y.Pointer)
+                .I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB).I32(groups).I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
+                .Launch(Fn("groupnorm_concat_apply"), blocks, GroupNormThreads, Stream);
+        }
+        finally { partial.Release(); }
         return y;
     }
 

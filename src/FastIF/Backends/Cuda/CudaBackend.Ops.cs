@@ -42,8 +42,19 @@ public sealed partial class CudaBackend
         var g = Act(gamma, Op + " weight");
         var b = Act(beta, Op + " bias");
         var y = New(new Shape(n, c, h / 2, w / 2));
-        new KernelArgs().Ptr(xs.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(y.Pointer).I32(h).I32(w).I32(c).I32(groups).F32(eps)
-            .I32(act == Activation.Gelu ? 1 : 0).Launch(Fn("groupnorm_pool2"), (uint)(n * groups), 512, Stream);
+        // The statistics cover the full-resolution image; the runs are of pooled positions, the same count in both launches.
+        int chunks = GroupNormChunks(n, groups, h / 2 * (w / 2));
+        uint blocks = (uint)(n * groups * chunks);
+        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        try
+        {
+            new KernelArgs().Ptr(xs.Pointer).Ptr(0).Ptr(partial.Pointer).I32(h * w).I32(c).I32(groups).I32(chunks)
+                .Launch(Fn("groupnorm_partial"), blocks, GroupNormThreads, Stream);
+            new KernelArgs().Ptr(xs.Pointer).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(y.Pointer).I32(h).I32(w).I32(c).I32(groups)
+                .I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
+                .Launch(Fn("groupnorm_pool2_apply"), blocks, GroupNormThreads, Stream);
+        }
+        finally { partial.Release(); }
         return y;
     }
 
@@ -56,6 +67,11 @@ public sealed partial class CudaBackend
         return GroupNormCore(xs, x.Shape[0], x.Shape[1], x.Shape[2], groups, eps, gamma, beta, 0, Activation.None, "GroupNormTokens");
     }
 
+    private const uint GroupNormThreads = GroupNormPlan.Threads;
+
+    private int GroupNormChunks(int batch, int groups, int positions) =>
+        GroupNormPlan.Chunks(Context.MultiprocessorCount, batch, groups, positions);
+
     private CudaTensor GroupNormCore(CudaTensor x, int n, int spatial, int c, int groups, float eps, Tensor gamma, Tensor beta,
         ulong scaleShift, Activation act, string what, ulong inputBias = 0)
     {
@@ -65,9 +81,18 @@ public sealed partial class CudaBackend
         if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
             throw new ShapeException($"{what}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
         var y = New(x.Shape);
-        new KernelArgs().Ptr(x.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(scaleShift).Ptr(y.Pointer)
-            .I32(spatial).I32(c).I32(groups).F32(eps).I32(act == Activation.Gelu ? 1 : 0).Ptr(inputBias)
-            .Launch(Fn("groupnorm"), (uint)(n * groups), 512, Stream);
+        int chunks = GroupNormChunks(n, groups, spatial);
+        uint blocks = (uint)(n * groups * chunks);
+        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        try
+        {
+            new KernelArgs().Ptr(x.Pointer).Ptr(inputBias).Ptr(partial.Pointer).I32(spatial).I32(c).I32(groups).I32(chunks)
+                .Launch(Fn("groupnorm_partial"), blocks, GroupNormThreads, Stream);
+            new KernelArgs().Ptr(x.Pointer).Ptr(inputBias).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(scaleShift).Ptr(y.Pointer)
+                .I32(spatial).I32(c).I32(groups).I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
+                .Launch(Fn("groupnorm_apply"), blocks, GroupNormThreads, Stream);
+        }
+        finally { partial.Release(); }
         return y;
     }
 
