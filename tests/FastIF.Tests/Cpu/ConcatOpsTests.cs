@@ -14,8 +14,7 @@ public class ConcatOpsTests
 {
     private static readonly CpuBackend Be = CpuBackend.Instance;
 
-    private static Tensor Rand(Random r, Shape s, float scale = 1f) =>
-        Be.FromHost(Enumerable.Range(0, (int)s.Elements).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray(), s);
+    private static Tensor Rand(Random r, Shape s, float scale = 1f) => CpuRandom.Tensor(r, s, scale);
 
     private static void AssertSameValues(string what, Tensor expected, Tensor actual)
     {
