@@ -35,6 +35,10 @@ public interface IBackend : IDisposable
     /// converting once to the backend's storage type and layout.</summary>
     Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape);
 
+    /// <summary>Says that a model's weights are loaded: the backend may release what only loading needed (the CUDA
+    /// backend's staging blocks, which its caching pool would otherwise keep). Loading more later is allowed.</summary>
+    void LoadFinished();
+
     /// <summary>
     /// Stride-1 2-D convolution with zero padding <paramref name="padding"/> on every side, plus bias,
     /// then <c>out = (conv + residual) · outScale</c> when a residual is given (ResNet tail fusion).

@@ -112,6 +112,8 @@ public sealed class OpProfiler(IBackend inner, IOpClock clock) : IBackend
     public void ToHost(Tensor t, Span<float> dest) => inner.ToHost(t, dest);
     /// <inheritdoc/>
     public Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape) => inner.LoadWeight(raw, dtype, shape);
+    /// <inheritdoc/>
+    public void LoadFinished() => inner.LoadFinished();
 
     /// <inheritdoc/>
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, int padding, Tensor? residual = null, float outScale = 1f,

@@ -14,6 +14,7 @@ namespace FastIF.Tests.Cuda;
 /// output rounding, not the input conversion. Tolerances are relative L2: fp32 1e-5, fp16 2e-3 (a few fp16 roundings of
 /// 2⁻¹¹ on the way), bf16 1.6e-2 (the same with 2⁻⁸); any NaN or Inf fails.
 /// </summary>
+[Collection("gpu")]
 public class CudaBackendParityTests
 {
     private static readonly ConcurrentDictionary<DType, CudaBackend> Opened = new();

@@ -15,6 +15,7 @@ namespace FastIF.Tests.Cuda;
 /// FusedStepTests): each operation on fresh random state, then whole fused runs on the GPU against the host loop on the
 /// CPU, and the graph-replayed run against the eager one. Skips without a GPU.
 /// </summary>
+[Collection("gpu")]
 public class CudaStepKernelTests(TinyUNets models) : IClassFixture<TinyUNets>
 {
     // The step kernels compute in fp32 with the twin's rounding; what differs is only fp16/bf16 storage of the UNet I/O.

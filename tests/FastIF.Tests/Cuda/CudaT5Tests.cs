@@ -5,6 +5,7 @@ using FastIF.Weights;
 namespace FastIF.Tests.Cuda;
 
 /// <summary>The T5 encoder on the CUDA backend against the same fixtures the CPU answers to (skips without a GPU).</summary>
+[Collection("gpu")]
 public class CudaT5Tests
 {
     [Theory]

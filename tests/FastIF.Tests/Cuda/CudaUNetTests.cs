@@ -12,6 +12,7 @@ namespace FastIF.Tests.Cuda;
 /// The whole UNet on the CUDA backend: every diffusers golden case (the same fixtures the CPU backend answers to), the
 /// CUDA graph against the eager forward, and (opt-in, slow on the CPU side) real-size random weights against the CPU.
 /// </summary>
+[Collection("gpu")]
 public class CudaUNetTests
 {
     // fp32 is true fp32 (FMA convolutions, no TF32), held to the CPU backend's own golden tolerance. fp16/bf16 store every
@@ -47,6 +48,8 @@ public class CudaUNetTests
         using var io = SafetensorsFile.Open(Path.Combine(ifDir, ioName));
         // The fp32 file: the GPU rounds it to its storage type once at load; compared with diffusers' fp32-weight output.
         using var unet = UNet2DCondition.Load(UNetGoldenTests.ModelDir(ifDir, ioName), be, null);
+        // The load's staging blocks are not left cached in the activation pool (LoadFinished).
+        Assert.Equal(be.ActivationPool.InUseBytes, be.ActivationPool.ReservedBytes);
         using var sample = Load(io, be, casePrefix + ".sample");
         using var t = Steps(io, be, casePrefix + ".timestep");
         using var ehs = Load(io, be, casePrefix + ".encoder_hidden_states");

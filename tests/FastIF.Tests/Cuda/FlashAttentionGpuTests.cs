@@ -14,6 +14,7 @@ namespace FastIF.Tests.Cuda;
 /// bf16 1.6e-2) against the CPU; flash against Gemm may differ by both paths' error, so twice that. NaN or Inf fails.
 /// Skips where no GPU is present.
 /// </summary>
+[Collection("gpu")]
 public class FlashAttentionGpuTests
 {
     private static readonly ConcurrentDictionary<DType, CudaBackend> Opened = new();

@@ -5,6 +5,7 @@ using FastIF.Sampling;
 namespace FastIF.Tests.Cuda;
 
 /// <summary>The GPU Philox normal kernel produces exactly PhiloxNoise's stream (its CPU twin), bit for bit.</summary>
+[Collection("gpu")]
 public unsafe class GpuNoiseTests
 {
     [Theory]

@@ -12,6 +12,7 @@ namespace FastIF.Tests.Diffusion;
 /// The diffusers IF pipelines replayed with their recorded draws: every step's input, UNet output, guided estimate,
 /// x0 and x_prev, and the output. Our own UNet runs at every step, so the fixture README's pipeline tolerance applies.
 /// </summary>
+[Collection("gpu")]
 public class PipelineGoldenTests
 {
     // Fixture README: ~5e-3 absolute when the implementation runs its own UNet for every step (guidance and the

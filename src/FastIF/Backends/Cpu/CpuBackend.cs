@@ -54,6 +54,9 @@ public sealed partial class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
+    public void LoadFinished() { }
+
+    /// <inheritdoc/>
     public Tensor LoadWeight(ReadOnlySpan<byte> raw, DType dtype, Shape shape)
     {
         var t = New(shape);

@@ -248,6 +248,17 @@ public sealed unsafe partial class CudaBackend : IBackend
         return y;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Weight staging is rented from the activation pool, whose free lists are keyed by exact size: without this,
+    /// one block per distinct weight size (gigabytes for IF-I-XL) would stay cached after the load, counted as used device
+    /// memory. Waits for the queued uploads, then frees every cached block (none is lent out by a load).</remarks>
+    public void LoadFinished()
+    {
+        if (!ReferenceEquals(_pool, _defaultPool)) return;  // inside a graph's private pool nothing is loaded
+        Stream.Synchronize();
+        _pool.Trim();
+    }
+
     /// <summary>Releases the libraries' handles, the workspace and the pools (weights go with their tensors).</summary>
     public void Dispose()
     {

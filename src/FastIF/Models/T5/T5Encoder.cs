@@ -73,6 +73,7 @@ public sealed class T5Encoder : IDisposable
         _resident = new Tensor[Config.NumLayers][];
         for (int i = 0; i < Config.NumLayers; i++) _resident[i] = LoadBlock(i);
         _finalNorm = Load(T5Weights.FinalNorm);
+        _be.LoadFinished();
     }
 
     private Tensor Load(string name)

@@ -113,6 +113,7 @@ public sealed class ParamSet : IDisposable
             var (rewritten, shape) = p.Transform(values, p.Spec.Shape);
             p._value = backend.LoadWeight(MemoryMarshal.AsBytes(rewritten.AsSpan()), DType.F32, shape);
         }
+        backend.LoadFinished();
     }
 
     /// <summary>Releases every loaded tensor.</summary>
