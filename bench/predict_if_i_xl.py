@@ -13,12 +13,14 @@ up_res = []      # elements of every upsampler's input (its skip, read through n
 down_in = []     # elements of every downsampler's input (norm1 writes the pooled image)
 conv1_out = []   # elements of every ResNet's conv1 output (its epilogue pass folded into norm2)
 attn_out = []    # elements of every attention layer's output (the residual add folded into the GEMM)
+attn = []        # (rows = batch x heads x queries, keys, channels) of every attention layer
+HEAD_DIM, TEXT = 64, 77
 
 def resnet(cin, cout, hw_in, hw_out):
     gn.append((cin * hw_in, cin)); gn.append((cout * hw_out, cout)); conv1_out.append(cout * hw_out)
 
 def attention(c, hw):
-    gn.append((c * hw, c)); attn_out.append(c * hw)
+    gn.append((c * hw, c)); attn_out.append(c * hw); attn.append((B * (c // HEAD_DIM) * hw, TEXT + hw, c))
 
 skips = [C[0] * HW[0]]
 skipc = [C[0]]
@@ -55,3 +57,8 @@ print(f"attention residual adds: {len(attn_out)} launches, {mb(sum(attn_out)) * 
 up_flops_nearest = sum(2 * B * c * c * 9 * 4 * hw for c, hw in [(C[3], HW[3]), (C[2], HW[2]), (C[1], HW[1])])
 up_flops_subpixel = sum(2 * B * 4 * c * c * 4 * (int(hw ** 0.5) + 1) ** 2 for c, hw in [(C[3], HW[3]), (C[2], HW[2]), (C[1], HW[1])])
 print(f"upsampler conv1: {up_flops_nearest / 1e9:.0f} GFLOP nearest, {up_flops_subpixel / 1e9:.0f} GFLOP sub-pixel")
+scores = sum(r * k for r, k, _ in attn)
+flops = sum(4 * r * k * HEAD_DIM for r, k, _ in attn)
+# The GEMM path writes fp32 scores, the softmax reads them and writes fp16 probabilities, the P.V GEMM reads those.
+print(f"attention: {len(attn)} layers, {scores / 1e6:.0f} M scores, {scores * (4 + 4 + 2 + 2) / 1e9:.2f} GB through memory on the "
+      f"GEMM path (none fused), {flops / 1e9:.0f} GFLOP")
