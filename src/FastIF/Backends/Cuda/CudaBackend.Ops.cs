@@ -76,6 +76,7 @@ public sealed partial class CudaBackend
         ulong scaleShift, Activation act, string what, ulong inputBias = 0)
     {
         if (groups <= 0 || c % groups != 0) throw new ShapeException($"{what}: {c} channels do not split into {groups} groups");
+        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{what}: activation {act} is not supported by the cuda backend");
         var g = Act(gamma, what + " weight");
         var b = Act(beta, what + " bias");
         if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
