@@ -60,7 +60,7 @@ suite() {
 # bench PRESET BATCH NAME [FLAGS...]: one timed run into cuda-PRESET-bBATCH-fp16NAME.json
 bench() {
   local p=\$1 b=\$2 n=\$3; shift 3
-  within \$fastif bench --backend cuda --precision fp16 --preset \$p --batch \$b --steps 20 --warmup 3 "\$@" \\
+  within \$fastif bench --backend cuda --precision fp16 --preset \$p --batch \$b --steps 10 --warmup 2 "\$@" \\
     --json \$res/cuda-\$p-b\$b-fp16\$n.json > \$res/bench-\$p-b\$b\$n.txt 2>&1; tail -8 \$res/bench-\$p-b\$b\$n.txt
 }
 table() {
