@@ -173,7 +173,8 @@ public class CudaStepKernelTests(TinyUNets models) : IClassFixture<TinyUNets>
         try
         {
             FastIF.Weights.RandomWeights.WriteUNet(UNetPresets.Get(two ? "tiny-ii" : "tiny"), dir, DType.F32, seed: two ? 4UL : 3UL, cancel: TestContext.Current.CancellationToken);
-            using var gpuUNet = UNet2DCondition.Load(dir, be, null);
+            // The CPU's order of operations on the GPU too: this holds the step kernels, not the UNet's rewrites.
+            using var gpuUNet = UNet2DCondition.Load(dir, be, null, UNetOptions.AsDiffusers);
             var cpuUNet = two ? models.StageTwo : models.StageOne;
             float[] Run(UNet2DCondition unet, bool graph)
             {
