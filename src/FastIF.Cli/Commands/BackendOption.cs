@@ -26,7 +26,8 @@ internal static class BackendOption
 
     public static Option<string> CreateAttention() => new("--attention")
     {
-        Description = "cuda attention: gemm (cuBLAS batched GEMMs around a softmax kernel) or flash (FastIF's fused online-softmax kernel)",
+        Description = "cuda attention: gemm (cuBLAS batched GEMMs around a softmax kernel), flash (FastIF's fused online-softmax kernel) " +
+            "or mma (the fused kernel on tensor cores: fp16/bf16, head dim 64; not yet run on a GPU)",
         DefaultValueFactory = _ => "gemm",
     };
 
@@ -57,7 +58,8 @@ internal static class BackendOption
         {
             "gemm" => AttentionKernel.Gemm,
             "flash" => AttentionKernel.Flash,
-            _ => throw new FastIFException($"unknown attention kernel \"{attention}\"; known: gemm, flash"),
+            "mma" => AttentionKernel.Mma,
+            _ => throw new FastIFException($"unknown attention kernel \"{attention}\"; known: gemm, flash, mma"),
         };
         switch (name)
         {

@@ -17,7 +17,7 @@ namespace FastIF.Tests.Cuda;
 [Collection("gpu")]
 public class FlashAttentionGpuTests
 {
-    private static readonly ConcurrentDictionary<DType, CudaBackend> Opened = new();
+    private static readonly ConcurrentDictionary<(DType, AttentionKernel), CudaBackend> Opened = new();
 
     public static TheoryData<string> Precisions() => CudaBackendParityTests.Precisions();
 
@@ -25,18 +25,19 @@ public class FlashAttentionGpuTests
 
     private static double Tolerance(DType t) => CudaBackendParityTests.Tolerance(t);
 
-    private static CudaBackend Flash(DType t)
+    private static CudaBackend Fused(DType t, AttentionKernel kernel = AttentionKernel.Flash)
     {
         _ = CudaBackendParityTests.Backend(t);  // skips without GPU or libraries
-        return Opened.GetOrAdd(t, dt => new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: AttentionKernel.Flash)));
+        return Opened.GetOrAdd((t, kernel), key => new CudaBackend(new CudaBackendOptions(key.Item1, AttentionKernel: key.Item2)));
     }
 
-    /// <summary>q [B, Nq, C], k/v [B, Nk1, C], optional k2/v2 [B, Nk2, C] and flat fp32 bias; compares flash with CPU and with Gemm.</summary>
-    private static void Check(string precision, string what, int batch, int nq, int nk1, int nk2, int heads, int d, float scale,
-        float[]? bias = null, float sharp = 1f)
+    /// <summary>q [B, Nq, C], k/v [B, Nk1, C], optional k2/v2 [B, Nk2, C] and flat fp32 bias; compares the fused kernel
+    /// (<paramref name="kernel"/>) with the CPU and with Gemm.</summary>
+    internal static void Check(string precision, string what, int batch, int nq, int nk1, int nk2, int heads, int d, float scale,
+        float[]? bias = null, float sharp = 1f, AttentionKernel kernel = AttentionKernel.Flash)
     {
         var dt = Parse(precision);
-        var flash = Flash(dt);
+        var flash = Fused(dt, kernel);
         var gemm = CudaBackendParityTests.Backend(dt);
         int c = heads * d;
         var seeds = new List<int>();
@@ -73,13 +74,13 @@ public class FlashAttentionGpuTests
         var want = Run(CpuBackend.Instance);
         var got = Run(flash);
         var viaGemm = Run(gemm);
-        string tag = $"{what} ({precision}, seeds {string.Join(",", seeds)})";
-        Gpu.AssertClose(got, want, Tolerance(dt), "flash vs cpu: " + tag);
-        Gpu.AssertClose(got, viaGemm, 2 * Tolerance(dt), "flash vs gemm: " + tag);
+        string tag = $"{what} ({precision}, seeds {string.Join(",", seeds)})", name = kernel.ToString().ToLowerInvariant();
+        Gpu.AssertClose(got, want, Tolerance(dt), $"{name} vs cpu: " + tag);
+        Gpu.AssertClose(got, viaGemm, 2 * Tolerance(dt), $"{name} vs gemm: " + tag);
     }
 
     /// <summary>T5-style bias: random position bias; in the last item keys from <paramref name="keep"/> on are masked, and rows in <paramref name="dead"/> entirely.</summary>
-    private static float[] Bias(int blocks, int heads, int nq, int nk, int keep, params int[] dead)
+    internal static float[] Bias(int blocks, int heads, int nq, int nk, int keep, params int[] dead)
     {
         var rng = new Random(3);
         var bias = new float[blocks * heads * nq * nk];
@@ -125,7 +126,7 @@ public class FlashAttentionGpuTests
     [Fact]
     public void HeadDimOverTheKernelsLimitIsRefused()
     {
-        var be = Flash(DType.F16);
+        var be = Fused(DType.F16);
         using var q = be.FromHost(new float[2 * 320], new Shape(1, 2, 320));
         var e = Assert.Throws<ShapeException>(() => be.Attention(q, q, q, 2, 1f));
         Assert.Contains("AttentionKernel", e.Message);

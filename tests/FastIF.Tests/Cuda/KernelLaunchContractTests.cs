@@ -59,7 +59,7 @@ public class KernelLaunchContractTests
                     i = Balanced(text, j + m.Length - 1);
                 }
                 int line = text[..at].Count(c => c == '\n') + 1;
-                var tail = Regex.Match(text[SkipSpace(text, i)..], @"^\.Launch\((Fn|FnRaw)\(""(\w+)""\)");
+                var tail = Regex.Match(text[SkipSpace(text, i)..], @"^\.Launch\((Fn|FnRaw)\(""(\w+)""(\)|,)");
                 var head = Regex.Match(text[Math.Max(0, at - 80)..at], @"Launch\(""(\w+)"",\s*$");
                 if (tail.Success) sites.Add(new Site(Path.GetFileName(file), line, tail.Groups[2].Value, tail.Groups[1].Value == "Fn", [.. args]));
                 else if (step && head.Success) sites.Add(new Site(Path.GetFileName(file), line, "fastif_step_" + head.Groups[1].Value, false, [.. args]));

@@ -31,6 +31,12 @@ public sealed unsafe partial class CudaBackend
         }
         var y = New(new Shape(n, nq, c));
         if (y.Shape.Elements == 0 || nk == 0) return y;
+        if (Options.AttentionKernel == AttentionKernel.Mma)
+        {
+            try { MmaAttention(a, qs, ks, vs, k2s, v2s, bias, biasStride / 4, scale, y); }
+            catch { y.Dispose(); throw; }
+            return y;
+        }
         if (Options.AttentionKernel == AttentionKernel.Flash)
         {
             try { FlashAttention(a, qs, ks, vs, k2s, v2s, bias, biasStride / 4, scale, y); }

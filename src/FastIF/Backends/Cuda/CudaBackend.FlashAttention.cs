@@ -10,6 +10,9 @@ public enum AttentionKernel
 
     /// <summary>One fused kernel (kernels/attention.cu) with an online softmax: no score matrix, head dims up to 128.</summary>
     Flash,
+
+    /// <summary>The fused kernel on the tensor cores (kernels/attention_mma.cu): fp16 or bf16 storage, head dim 64.</summary>
+    Mma,
 }
 
 // The fused path: one launch of fastif_flash_attention per call, its tiles and grid from FlashAttentionPlan.

@@ -132,6 +132,9 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     private CudaFunction Fn(string name) => _kernels.GetFunction(Kernels, $"fastif_{name}_{Suffix}");
 
+    /// <summary>The storage type's kernel <paramref name="name"/> of another kernel file than unet.cu.</summary>
+    private CudaFunction Fn(string name, string source) => _kernels.GetFunction(source, $"fastif_{name}_{Suffix}");
+
     private CudaFunction FnRaw(string name) => _kernels.GetFunction(Kernels, name);
 
     /// <summary>Grid of a per-pixel kernel over the channels-last image <paramref name="image"/>: a block per pixel, up to 32
