@@ -26,10 +26,10 @@ public sealed partial class CudaBackend
         try
         {
             new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(partial.Pointer).I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB)
-                .I32(groups).I32(chunks).Launch(Fn("groupnorm_concat_partial"), blocks, GroupNormThreads, Stream);
+                .I32(groups).I32(chunks).Launch(Fn("groupnorm_concat_partial", GroupNormKernels), blocks, GroupNormThreads, Stream);
             new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(bt.Pointer).Ptr(y.Pointer)
                 .I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB).I32(groups).I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
-                .Launch(Fn("groupnorm_concat_apply"), blocks, GroupNormThreads, Stream);
+                .Launch(Fn("groupnorm_concat_apply", GroupNormKernels), blocks, GroupNormThreads, Stream);
         }
         finally { partial.Release(); }
         return y;

@@ -49,10 +49,10 @@ public sealed partial class CudaBackend
         try
         {
             new KernelArgs().Ptr(xs.Pointer).Ptr(0).Ptr(partial.Pointer).I32(h * w).I32(c).I32(groups).I32(chunks)
-                .Launch(Fn("groupnorm_partial"), blocks, GroupNormThreads, Stream);
+                .Launch(Fn("groupnorm_partial", GroupNormKernels), blocks, GroupNormThreads, Stream);
             new KernelArgs().Ptr(xs.Pointer).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(y.Pointer).I32(h).I32(w).I32(c).I32(groups)
                 .I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
-                .Launch(Fn("groupnorm_pool2_apply"), blocks, GroupNormThreads, Stream);
+                .Launch(Fn("groupnorm_pool2_apply", GroupNormKernels), blocks, GroupNormThreads, Stream);
         }
         finally { partial.Release(); }
         return y;
@@ -68,6 +68,7 @@ public sealed partial class CudaBackend
     }
 
     private const uint GroupNormThreads = GroupNormPlan.Threads;
+    private const string GroupNormKernels = "groupnorm.cu";
 
     private int GroupNormChunks(int batch, int groups, int positions) =>
         GroupNormPlan.Chunks(Context.MultiprocessorCount, batch, groups, positions);
@@ -88,10 +89,10 @@ public sealed partial class CudaBackend
         try
         {
             new KernelArgs().Ptr(x.Pointer).Ptr(inputBias).Ptr(partial.Pointer).I32(spatial).I32(c).I32(groups).I32(chunks)
-                .Launch(Fn("groupnorm_partial"), blocks, GroupNormThreads, Stream);
+                .Launch(Fn("groupnorm_partial", GroupNormKernels), blocks, GroupNormThreads, Stream);
             new KernelArgs().Ptr(x.Pointer).Ptr(inputBias).Ptr(partial.Pointer).Ptr(g.Pointer).Ptr(b.Pointer).Ptr(scaleShift).Ptr(y.Pointer)
                 .I32(spatial).I32(c).I32(groups).I32(chunks).F32(eps).I32(act == Activation.Gelu ? 1 : 0)
-                .Launch(Fn("groupnorm_apply"), blocks, GroupNormThreads, Stream);
+                .Launch(Fn("groupnorm_apply", GroupNormKernels), blocks, GroupNormThreads, Stream);
         }
         finally { partial.Release(); }
         return y;

@@ -15,7 +15,7 @@ public sealed record CudaBackendOptions(DType Precision = DType.F16, int Device 
 /// <summary>
 /// The GPU backend: the same op contract as <see cref="Cpu.CpuBackend"/>, on one CUDA stream. Convolutions go through
 /// cuDNN (algorithm found once per shape), linear layers through cuBLASLt with the bias fused, attention through batched
-/// cuBLAS GEMMs around a softmax kernel, everything else through FastIF's own NVRTC kernels (kernels/unet.cu). Activations
+/// cuBLAS GEMMs around a softmax kernel, everything else through FastIF's own NVRTC kernels (kernels/unet.cu, groupnorm.cu). Activations
 /// are channels-last; weights are converted to the storage type and layout once, at load. Nothing here synchronizes
 /// with the host except <see cref="ToHost"/> and <see cref="Synchronize"/>, so a forward pass can be captured as a graph.
 /// </summary>

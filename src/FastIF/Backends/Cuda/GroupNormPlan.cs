@@ -1,7 +1,7 @@
 namespace FastIF.Backends.Cuda;
 
 /// <summary>
-/// How the CUDA GroupNorm cuts its work (kernels/unet.cu, <c>groupnorm_partial</c> then <c>groupnorm_apply</c>): each
+/// How the CUDA GroupNorm cuts its work (kernels/groupnorm.cu, <c>groupnorm_partial</c> then <c>groupnorm_apply</c>): each
 /// (sample, group) into runs of positions, a block per run, so that every SM has blocks even when batch × groups is
 /// small (64 at IF-I-XL's batch 2, against 132 SMs). Plain arithmetic, shared by the backend and the tests' emulation.
 /// </summary>
