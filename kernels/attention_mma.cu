@@ -12,7 +12,8 @@
 // PTX's for mma.m16n8k16 (g = lane / 4, t = lane % 4): A (16×16, row) registers {(g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..),
 // (g+8, 2t+8..)}; B (16×8, col) registers {(2t..2t+1, g), (2t+8.., g)}; C (16×8, fp32) {(g, 2t), (g, 2t+1), (g+8, 2t),
 // (g+8, 2t+1)}. The C fragments of two adjacent 8-key blocks of S are exactly the A fragment of P for 16 keys.
-// Host side: src/FastIF/Backends/Cuda/CudaBackend.MmaAttention.cs (MmaAttentionPlan). Not yet run on a GPU.
+// Host side: src/FastIF/Backends/Cuda/CudaBackend.MmaAttention.cs. CPU twin, lane by lane with these fragment layouts:
+// tests/FastIF.Tests/Cuda/MmaAttentionEmulator.cs, held to the CPU reference. Not yet run on a GPU.
 #include "fastif_storage.cuh"
 
 #define MMA_D 64
