@@ -30,15 +30,6 @@ public readonly record struct ConcatShape(int Batch, int ChannelsA, int Channels
         return new ConcatShape(a.Shape[0], a.Shape[1], b.Shape[1], a.Shape[2], a.Shape[3]);
     }
 
-    /// <summary>The GroupNorm checks of <see cref="IBackend.GroupNorm"/> for Ca + Cb channels.</summary>
-    public void CheckGroupNorm(int groups, Tensor gamma, Tensor beta, string op)
-    {
-        int c = Channels;
-        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{op}: {c} channels do not split into {groups} groups");
-        if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
-            throw new ShapeException($"{op}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
-    }
-
     /// <summary>Checks a 1×1 weight <c>[Cout, Ca + Cb, 1, 1]</c> and its bias; returns the output shape <c>[B, Cout, H, W]</c>.</summary>
     public Shape Conv1x1(Tensor w, Tensor? bias, string op)
     {

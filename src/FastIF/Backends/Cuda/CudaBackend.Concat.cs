@@ -14,15 +14,10 @@ public sealed partial class CudaBackend
         var s = ConcatShape.Of(a, b, Op);
         var av = Act(a, Op + " lhs");
         var bv = Act(b, Op + " rhs");
-        s.CheckGroupNorm(groups, gamma, beta, Op);
-        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{Op}: activation {act} is not supported by the cuda backend");
-        var g = Act(gamma, Op + " weight");
-        var bt = Act(beta, Op + " bias");
+        var (g, bt) = GroupNormAffine(s.Channels, groups, gamma, beta, act, Op);
         var y = New(s.Concatenated);
         // fastif_groupnorm_concat_* are fastif_groupnorm's two launches reading channel c from a (c < Ca) or b.
-        int chunks = GroupNormChunks(s.Batch, groups, s.Spatial);
-        uint blocks = (uint)(s.Batch * groups * chunks);
-        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        var (chunks, blocks, partial) = GroupNormPartials(s.Batch, groups, s.Spatial);
         try
         {
             new KernelArgs().Ptr(av.Pointer).Ptr(bv.Pointer).Ptr(partial.Pointer).I32(s.Spatial).I32(s.ChannelsA).I32(s.ChannelsB)

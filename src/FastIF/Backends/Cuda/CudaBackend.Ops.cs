@@ -36,16 +36,10 @@ public sealed partial class CudaBackend
         RequireRank(x, 4, Op);
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
         if (h % 2 != 0 || w % 2 != 0) throw new ShapeException($"{Op}: odd spatial size {x.Shape}");
-        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{Op}: {c} channels do not split into {groups} groups");
-        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{Op}: activation {act} is not supported by the cuda backend");
-        if (gamma.Shape.Elements != c || beta.Shape.Elements != c) throw new ShapeException($"{Op}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
-        var g = Act(gamma, Op + " weight");
-        var b = Act(beta, Op + " bias");
+        var (g, b) = GroupNormAffine(c, groups, gamma, beta, act, Op);
         var y = New(new Shape(n, c, h / 2, w / 2));
         // The statistics cover the full-resolution image; the runs are of pooled positions, the same count in both launches.
-        int chunks = GroupNormChunks(n, groups, h / 2 * (w / 2));
-        uint blocks = (uint)(n * groups * chunks);
-        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        var (chunks, blocks, partial) = GroupNormPartials(n, groups, h / 2 * (w / 2));
         try
         {
             new KernelArgs().Ptr(xs.Pointer).Ptr(0).Ptr(partial.Pointer).I32(h * w).I32(c).I32(groups).I32(chunks)
@@ -70,22 +64,32 @@ public sealed partial class CudaBackend
     private const uint GroupNormThreads = GroupNormPlan.Threads;
     private const string GroupNormKernels = "groupnorm.cu";
 
-    private int GroupNormChunks(int batch, int groups, int positions) =>
-        GroupNormPlan.Chunks(Context.MultiprocessorCount, batch, groups, positions);
+    /// <summary>The checks every GroupNorm form shares (groups, the activations the kernels implement, affine sizes) and its
+    /// affine parameters on the device.</summary>
+    private (CudaTensor Gamma, CudaTensor Beta) GroupNormAffine(int c, int groups, Tensor gamma, Tensor beta, Activation act, string what)
+    {
+        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{what}: {c} channels do not split into {groups} groups");
+        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{what}: activation {act} is not supported by the cuda backend");
+        if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
+            throw new ShapeException($"{what}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
+        return (Act(gamma, what + " weight"), Act(beta, what + " bias"));
+    }
+
+    /// <summary>The runs per group (<see cref="GroupNormPlan"/>), the blocks of both launches, and the partial statistics
+    /// they pass between them (three floats per block, rented stream-ordered: release it once both are queued).</summary>
+    private (int Chunks, uint Blocks, DeviceBuffer Partial) GroupNormPartials(int batch, int groups, int positions)
+    {
+        int chunks = GroupNormPlan.Chunks(Context.MultiprocessorCount, batch, groups, positions);
+        uint blocks = (uint)(batch * groups * chunks);
+        return (chunks, blocks, _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials"));
+    }
 
     private CudaTensor GroupNormCore(CudaTensor x, int n, int spatial, int c, int groups, float eps, Tensor gamma, Tensor beta,
         ulong scaleShift, Activation act, string what, ulong inputBias = 0)
     {
-        if (groups <= 0 || c % groups != 0) throw new ShapeException($"{what}: {c} channels do not split into {groups} groups");
-        if (act is not (Activation.None or Activation.Gelu)) throw new ShapeException($"{what}: activation {act} is not supported by the cuda backend");
-        var g = Act(gamma, what + " weight");
-        var b = Act(beta, what + " bias");
-        if (gamma.Shape.Elements != c || beta.Shape.Elements != c)
-            throw new ShapeException($"{what}: affine {gamma.Shape}/{beta.Shape} for {c} channels");
+        var (g, b) = GroupNormAffine(c, groups, gamma, beta, act, what);
         var y = New(x.Shape);
-        int chunks = GroupNormChunks(n, groups, spatial);
-        uint blocks = (uint)(n * groups * chunks);
-        var partial = _pool.Rent(blocks * 3L * sizeof(float), "groupnorm partials");
+        var (chunks, blocks, partial) = GroupNormPartials(n, groups, spatial);
         try
         {
             new KernelArgs().Ptr(x.Pointer).Ptr(inputBias).Ptr(partial.Pointer).I32(spatial).I32(c).I32(groups).I32(chunks)
