@@ -253,7 +253,7 @@ public sealed unsafe partial class CudaBackend : IBackend
 
     /// <inheritdoc/>
     /// <remarks>Weight staging is rented from the activation pool, whose free lists are keyed by exact size: without this,
-    /// one block per distinct weight size (gigabytes for IF-I-XL) would stay cached after the load, counted as used device
+    /// one block per distinct weight size (each as large as that weight) would stay cached after the load, counted as used device
     /// memory. Waits for the queued uploads, then frees every cached block (none is lent out by a load).</remarks>
     public void LoadFinished()
     {
