@@ -59,12 +59,7 @@ public sealed partial class CpuBackend
         for (int n = 0; n < s.Batch; n++)
             CpuGemm.GemmStackedB(cout, p, ca + cb, ws, ca + cb, av.AsSpan(n * ca * p, ca * p), bv.AsSpan(n * cb * p, cb * p), ca, p,
                 y.Data.AsSpan(n * cout * p, cout * p), p);
-        if (bs != null)
-            Parallel.For(0, s.Batch * cout, bc =>
-            {
-                var dst = y.Data.AsSpan(bc * p, p);
-                System.Numerics.Tensors.TensorPrimitives.Add(dst, bs[bc % cout], dst);
-            });
+        if (bs != null) AddChannelBias(y.Data, y.Data, s.Batch, cout, p, bs);
         return y;
     }
 }

@@ -14,7 +14,9 @@ public sealed partial class CpuBackend
         if (inputBias != null)
         {
             if (inputBias.Shape.Elements != x.Shape[1]) throw new ShapeException($"GroupNorm: input bias {inputBias.Shape} for {x.Shape[1]} channels");
-            using var biased = AddChannelBias(xs, Own(inputBias, "GroupNorm input bias").Data);
+            using var biased = New(x.Shape);
+            AddChannelBias(xs.Data, biased.Data, x.Shape[0], x.Shape[1], (int)(x.Shape.Elements / ((long)x.Shape[0] * x.Shape[1])),
+                Own(inputBias, "GroupNorm input bias").Data);
             return GroupNorm(biased, groups, eps, gamma, beta, scaleShift, act);
         }
         int n = x.Shape[0], c = x.Shape[1];
@@ -59,15 +61,12 @@ public sealed partial class CpuBackend
         return y;
     }
 
-    /// <summary><c>x + bias[c]</c> per channel of an NCHW image, in fp32 (what a convolution's bias epilogue stores).</summary>
-    private CpuTensor AddChannelBias(CpuTensor x, float[] bias)
+    /// <summary><c>dst = src + bias[c]</c> per channel of an NCHW image of n samples, c channels and planes of
+    /// <paramref name="plane"/> values, in fp32 (what a convolution's bias epilogue stores); src and dst may be one array.</summary>
+    private static void AddChannelBias(float[] src, float[] dst, int n, int c, int plane, float[] bias)
     {
-        int c = x.Shape[1];
-        int plane = (int)(x.Shape.Elements / ((long)x.Shape[0] * c));
-        var y = New(x.Shape);
-        Parallel.For(0, x.Shape[0] * c, bc =>
-            System.Numerics.Tensors.TensorPrimitives.Add(x.Data.AsSpan(bc * plane, plane), bias[bc % c], y.Data.AsSpan(bc * plane, plane)));
-        return y;
+        Parallel.For(0, n * c, bc =>
+            System.Numerics.Tensors.TensorPrimitives.Add(src.AsSpan(bc * plane, plane), bias[bc % c], dst.AsSpan(bc * plane, plane)));
     }
 
     /// <inheritdoc/>
