@@ -66,6 +66,21 @@ FASTIF_DEVICE void gelu(const T* x, T* y, fastif_index n, int approx) {
     FASTIF_FOR_EACH(i, n) { float v = ld(x + i); st(y + i, approx ? gelu_tanh(v) : gelu_erf(v)); }
 }
 
+// Sample and coordinates of pixel `row` of a [B, oh, ow] image: two 32-bit divisions, once per pixel (the host keeps
+// pixel counts under 2^31).
+struct Pixel {
+    unsigned b, y, x;
+};
+
+FASTIF_DEVICE Pixel pixel_of(unsigned row, unsigned oh, unsigned ow) {
+    Pixel p;
+    unsigned q = row / ow;
+    p.x = row - q * ow;
+    p.b = q / oh;
+    p.y = q - p.b * oh;
+    return p;
+}
+
 // The convolution epilogue cuDNN's plain forward lacks: y = (y + bias[c] + residual) * scale, in place, channels last.
 // With `upsampled` the residual is [B, h/2, w/2, C] read through nearest x2 (h, w: the output's sizes), never
 // materialised at full resolution. Blocks take pixel rows, threads the channels of a row: coalesced, and the only
@@ -75,9 +90,9 @@ FASTIF_DEVICE void bias_residual(T* __restrict__ y, const T* __restrict__ bias, 
                                  fastif_index rows, int channels, float scale, int h, int w, int upsampled) {
     for (fastif_index row = blockIdx.x; row < rows; row += gridDim.x) {
         fastif_index rrow = row;
-        if (upsampled) {  // rows < 2^31 (checked on the host): 32-bit arithmetic, once per row
-            unsigned r = (unsigned)row, q = r / (unsigned)w, px = r - q * w, py = q % (unsigned)h;
-            rrow = ((fastif_index)(q / h) * (h / 2) + py / 2) * (w / 2) + px / 2;
+        if (upsampled) {
+            Pixel o = pixel_of((unsigned)row, h, w);
+            rrow = ((fastif_index)o.b * (h / 2) + o.y / 2) * (w / 2) + o.x / 2;
         }
         T* yr = y + row * channels;
         const T* rr = residual ? residual + rrow * channels : 0;
@@ -99,8 +114,8 @@ template <typename T>
 FASTIF_DEVICE void avgpool2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
     unsigned oh = h / 2, ow = w / 2, rows = (unsigned)batch * oh * ow;
     for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
-        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
-        const T* p = x + (((fastif_index)b * h + 2 * oy) * w + 2 * ox) * c;
+        Pixel o = pixel_of(row, oh, ow);
+        const T* p = x + (((fastif_index)o.b * h + 2 * o.y) * w + 2 * o.x) * c;
         const T* p2 = p + (fastif_index)w * c;
         T* yr = y + (fastif_index)row * c;
         for (int ch = threadIdx.x; ch < c; ch += blockDim.x)
@@ -113,8 +128,8 @@ template <typename T>
 FASTIF_DEVICE void upsample2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
     unsigned oh = 2 * h, ow = 2 * w, rows = (unsigned)batch * oh * ow;
     for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
-        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
-        const T* src = x + (((fastif_index)b * h + oy / 2) * w + ox / 2) * c;
+        Pixel o = pixel_of(row, oh, ow);
+        const T* src = x + (((fastif_index)o.b * h + o.y / 2) * w + o.x / 2) * c;
         T* yr = y + (fastif_index)row * c;
         for (int ch = threadIdx.x; ch < c; ch += blockDim.x) yr[ch] = src[ch];
     }
@@ -126,9 +141,9 @@ template <typename T>
 FASTIF_DEVICE void shuffle_phases2(const T* __restrict__ x, T* __restrict__ y, int batch, int h, int w, int c) {
     unsigned oh = 2 * h, ow = 2 * w, rows = (unsigned)batch * oh * ow;
     for (unsigned row = blockIdx.x; row < rows; row += gridDim.x) {
-        unsigned q = row / ow, ox = row - q * ow, oy = q % oh, b = q / oh;
-        unsigned a = oy & 1, e = ox & 1;
-        const T* src = x + (((fastif_index)b * (h + 1) + (oy >> 1) + a) * (w + 1) + (ox >> 1) + e) * (4 * (fastif_index)c)
+        Pixel o = pixel_of(row, oh, ow);
+        unsigned a = o.y & 1, e = o.x & 1;
+        const T* src = x + (((fastif_index)o.b * (h + 1) + (o.y >> 1) + a) * (w + 1) + (o.x >> 1) + e) * (4 * (fastif_index)c)
                        + (2 * a + e) * c;
         T* yr = y + (fastif_index)row * c;
         for (int ch = threadIdx.x; ch < c; ch += blockDim.x) yr[ch] = src[ch];
