@@ -8,6 +8,13 @@ typedef long long fastif_index;
 
 #define FASTIF_DEVICE __device__ __forceinline__
 
+#ifdef FASTIF_EMULATION
+// FastIF's CUDA emulator compiles kernels as host C++ (tools/cuda-emulator): the same conversions, without PTX.
+FASTIF_DEVICE unsigned int fastif_float_bits(float f) { return emu::float_bits(f); }
+FASTIF_DEVICE float fastif_bits_float(unsigned int u) { return emu::bits_float(u); }
+FASTIF_DEVICE fastif_f16 fastif_f32_to_f16(float f) { return emu::float_to_half(f); }
+FASTIF_DEVICE float fastif_f16_to_f32(fastif_f16 h) { return emu::half_to_float(h); }
+#else
 FASTIF_DEVICE unsigned int fastif_float_bits(float f) {
     unsigned int u;
     asm("mov.b32 %0, %1;" : "=r"(u) : "f"(f));
@@ -32,6 +39,7 @@ FASTIF_DEVICE float fastif_f16_to_f32(fastif_f16 h) {
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
     return f;
 }
+#endif
 
 // fp32 -> bf16, round to nearest even; NaN is kept quiet (same rule as DTypeConvert.FloatToBFloat16).
 FASTIF_DEVICE fastif_bf16 fastif_f32_to_bf16(float f) {

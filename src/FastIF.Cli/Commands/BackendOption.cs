@@ -50,9 +50,16 @@ internal static class BackendOption
     /// <summary>How a UNet's upsamplers run, as <c>--upsample</c> names it (for reports).</summary>
     public static string UpsampleName(UNetOptions o) => o.SubpixelUpsample ? "subpixel" : "nearest";
 
-    /// <summary>Opens the named backend; <paramref name="precision"/> and <paramref name="attention"/> apply to cuda only.</summary>
-    public static IBackend Resolve(string name, string precision = "fp16", string attention = "gemm")
+    /// <summary>
+    /// Opens the named backend; <paramref name="precision"/> and <paramref name="attention"/> apply to cuda only. Under
+    /// FastIF's CUDA emulator (<see cref="NativeLibraries.EmulatorVariable"/>) "auto" takes the CPU, "cuda" runs on the
+    /// emulator, and a command that reports timings (<paramref name="timing"/>) refuses it: its times are not a GPU's.
+    /// </summary>
+    public static IBackend Resolve(string name, string precision = "fp16", string attention = "gemm", bool timing = false)
     {
+        if (timing && name == "cuda" && NativeLibraries.IsEmulated)
+            throw new FastIFException($"{NativeLibraries.EmulatorVariable} is set, so --backend cuda is FastIF's CPU emulator of " +
+                                      "CUDA, whose timings say nothing about a GPU; unset it to time a real device");
         var dt = ParsePrecision(precision);
         var kernel = attention switch
         {
@@ -69,7 +76,7 @@ internal static class BackendOption
                 return new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: kernel));
             case "auto":
                 // Every command names the backend it ran on in its output, so the choice is never silent.
-                return CudaContext.DevicesPresent(out _) > 0 ? new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: kernel)) : CpuBackend.Instance;
+                return !NativeLibraries.IsEmulated && CudaContext.DevicesPresent(out _) > 0 ? new CudaBackend(new CudaBackendOptions(dt, AttentionKernel: kernel)) : CpuBackend.Instance;
             default:
                 throw new FastIFException($"unknown backend \"{name}\"; known: auto, cpu, cuda");
         }

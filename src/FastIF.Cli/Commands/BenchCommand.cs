@@ -51,7 +51,7 @@ internal static class BenchCommand
         {
             if (pr.GetValue(peaks))
             {
-                using var probe = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
+                using var probe = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!, timing: true);
                 var p = BenchEnvironment.PeaksNow(probe);
                 Console.WriteLine($"{BenchEnvironment.DeviceName(probe)}: GEMM {p.GemmTflops * 1000:F1} GFLOP/s, copy {p.CopyGBps:F1} GB/s ({p.How})");
                 return 0;
@@ -66,7 +66,7 @@ internal static class BenchCommand
             string? requested = pr.GetValue(preset);
             bool textModel = requested == Cascade || (requested != null && T5Presets.Names.Contains(requested));
             if (textModel && pr.GetResult(precision) is null or { Implicit: true }) precisionName = "bf16";
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, precisionName, pr.GetValue(attention)!);
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, precisionName, pr.GetValue(attention)!, timing: true);
             bool gpu = inner is CudaBackend;
             string presetName = requested ?? (gpu ? "if-i-xl" : "tiny");
             var run = new Run(pr.GetValue(steps), pr.GetValue(warmup), pr.GetValue(seed), pr.GetValue(json), BenchEnvironment.Command(pr.Tokens.Select(t => t.Value)), ct);

@@ -44,7 +44,7 @@ internal static class ProfileCommand
             string presetName = pr.GetValue(preset)!;
             int n = pr.GetValue(images);
             if (n is < 1 or > 64) throw new FastIFException($"--batch {n} must be in [1, 64]");
-            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!);
+            using var inner = BackendOption.Resolve(pr.GetValue(backend)!, pr.GetValue(precision)!, pr.GetValue(attention)!, timing: true);
             var cuda = inner as CudaBackend;
             using IOpClock clock = cuda != null ? new CudaOpClock(cuda) : new HostOpClock();
             var profiler = new OpProfiler(inner, clock);

@@ -10,6 +10,8 @@ namespace FastIF.Native;
 /// logical names cuda, nvrtc, cublas, cublasLt and cudnn; search order: FASTIF_CUDA_PATH (colon-separated folders),
 /// CUDA_PATH/CUDA_HOME (lib64, lib), /usr/local/cuda*/lib64 (newest first), the system loader (bare soname), then
 /// Python wheel folders <c>site-packages/nvidia/*/lib</c> (found by globbing, never by running Python).
+/// When <see cref="EmulatorVariable"/> names a file, every logical name resolves to that one library instead: FastIF's
+/// CUDA emulator (tools/cuda-emulator), which runs the CUDA backend on the CPU for tests and is never a GPU.
 /// </summary>
 public static class NativeLibraries
 {
@@ -23,6 +25,18 @@ public static class NativeLibraries
     public const string CublasLt = "cublasLt";
     /// <summary>Logical name of cuDNN (libcudnn.so.9/8; the 9.x front library exports the whole API).</summary>
     public const string Cudnn = "cudnn";
+
+    /// <summary>Environment variable naming FastIF's CUDA emulator library (tools/cuda-emulator/build.sh builds it).</summary>
+    public const string EmulatorVariable = "FASTIF_CUDA_EMULATOR";
+
+    /// <summary>The emulator library this process resolves every CUDA library to, or null when it uses the real ones.</summary>
+    public static string? EmulatorPath { get; } = Environment.GetEnvironmentVariable(EmulatorVariable) is { Length: > 0 } p ? p : null;
+
+    /// <summary>
+    /// True when the CUDA libraries are FastIF's CPU emulator: kernels and library calls run on the CPU, so results can be
+    /// checked but no timing, register count or memory figure means anything about a GPU.
+    /// </summary>
+    public static bool IsEmulated => EmulatorPath is not null;
 
     /// <summary>Every logical name the resolver serves, in probe order.</summary>
     public static IReadOnlyList<string> LogicalNames { get; } = [Cuda, Nvrtc, Cublas, CublasLt, Cudnn];
@@ -90,6 +104,14 @@ public static class NativeLibraries
     {
         var sonames = SonamesOf(name);
         var attempts = new List<ProbeAttempt>();
+        if (EmulatorPath is { } emulator)
+        {
+            if (!File.Exists(emulator))
+                attempts.Add(new ProbeAttempt(emulator, $"file absent ({EmulatorVariable}; build it with tools/cuda-emulator/build.sh)"));
+            else if (TryLoad(System.IO.Path.GetFullPath(emulator), attempts, out var emu))
+                return (new LibraryProbe(name, true, emulator, "FastIF CUDA emulator (CPU)", attempts), emu);
+            return (new LibraryProbe(name, false, null, null, attempts), 0);
+        }
         nint handle = 0;
         string? path = null;
 

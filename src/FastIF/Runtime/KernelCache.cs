@@ -116,7 +116,9 @@ public sealed class KernelCache : IDisposable
         string key = CacheKey(file.Text, headers, target, $"{major}.{minor}", options);
         bool cubin = target.StartsWith("sm_", StringComparison.Ordinal);
         var path = Path.Combine(CacheDir, $"{Path.GetFileNameWithoutExtension(file.Name)}-{target}-{key[..16]}.{(cubin ? "cubin" : "ptx")}");
-        if (File.Exists(path))
+        // The emulator's images name objects it caches itself, keyed by its own device header too, which this key lacks.
+        bool diskCache = !NativeLibraries.IsEmulated;
+        if (diskCache && File.Exists(path))
         {
             try { return (_context.LoadModule(File.ReadAllBytes(path), path), KernelOrigin.DiskCache); }
             catch (CudaException) { /* a corrupt or foreign cache entry: recompile and overwrite it */ }
@@ -124,7 +126,7 @@ public sealed class KernelCache : IDisposable
         var output = Nvrtc.Compile(file.Text, file.Name, headers, options);
         var image = cubin && output.Cubin is not null ? output.Cubin : output.Ptx;
         var module = _context.LoadModule(image, $"{file.Name} for {target}");
-        TryWrite(path, image);
+        if (diskCache) TryWrite(path, image);
         return (module, KernelOrigin.Compiled);
     }
 
