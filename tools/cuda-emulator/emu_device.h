@@ -87,7 +87,8 @@ struct Fiber {
 // One block's fibers and barriers. Exited threads no longer count towards a barrier (as on sm_70 and later).
 struct Block {
     Fiber fibers[MaxThreads];
-    int n = 0, current = 0;
+    int n = 0, current = 0, pos = 0;  // the running fiber, and its position in the block's scheduling order
+    bool reverse = false;
     void* schedSp;
     int alive = 0, arrived = 0;
     unsigned long long gen = 0;
@@ -116,6 +117,36 @@ inline Fiber& me() { return B.fibers[B.current]; }
     std::abort();
 }
 
+inline bool runnable(const Fiber& f) {
+    switch (f.state) {
+        case FiberState::Ready: return true;
+        case FiberState::WaitBlock: return B.gen != f.waitGen;
+        case FiberState::WaitWarp: return B.warpGen[f.linear / 32] != f.waitGen;
+        default: return false;
+    }
+}
+
+// Hands the CPU from fiber f to the next fiber (in the block's order, wrapping) that can run, or back to the scheduler
+// when none can: the block is finished, or deadlocked. Going fiber to fiber, not through the scheduler, halves the
+// switches of a barrier-heavy kernel.
+inline void pass_on(Fiber& f) {
+    int n = B.n;
+    for (int k = 1; k < n; k++) {
+        int q = B.pos + k;
+        if (q >= n) q -= n;
+        int i = B.reverse ? n - 1 - q : q;
+        Fiber& g = B.fibers[i];
+        if (!runnable(g)) continue;
+        g.state = FiberState::Running;
+        threadIdx = g.tid;
+        B.current = i;
+        B.pos = q;
+        fastif_emu_switch(&f.sp, g.sp);
+        return;
+    }
+    fastif_emu_switch(&f.sp, B.schedSp);
+}
+
 inline void release_if_complete(int warp) {
     if (B.arrived > 0 && B.arrived == B.alive) { B.arrived = 0; B.gen++; }
     if (B.warpArrived[warp] > 0 && B.warpArrived[warp] == B.warpAlive[warp]) { B.warpArrived[warp] = 0; B.warpGen[warp]++; }
@@ -127,7 +158,7 @@ inline void sync_block() {
     B.arrived++;
     if (B.arrived == B.alive) { B.arrived = 0; B.gen++; return; }
     f.state = FiberState::WaitBlock;
-    fastif_emu_switch(&f.sp, B.schedSp);
+    pass_on(f);
 }
 
 inline void sync_warp() {
@@ -137,7 +168,7 @@ inline void sync_warp() {
     B.warpArrived[w]++;
     if (B.warpArrived[w] == B.warpAlive[w]) { B.warpArrived[w] = 0; B.warpGen[w]++; return; }
     f.state = FiberState::WaitWarp;
-    fastif_emu_switch(&f.sp, B.schedSp);
+    pass_on(f);
 }
 
 // One warp barrier per shuffle: lanes alternate between two slot buffers, and a lane can only come back to a buffer
@@ -168,27 +199,20 @@ inline void fiber_main() {
     B.alive--;
     B.warpAlive[f.linear / 32]--;
     release_if_complete(f.linear / 32);
-    fastif_emu_switch(&f.sp, B.schedSp);  // a finished fiber is never resumed
+    pass_on(f);  // a finished fiber is never resumed
     std::abort();
 }
 
 // A fresh fiber's stack, as fastif_emu_switch leaves one: six saved registers, then fiber_main as the return address
 // (with a null return address above it, so fiber_main starts with the stack aligned as after a call).
+// Stack tops are staggered by a few cache lines: tops that all sat at multiples of StackBytes would share cache sets,
+// and every switch would miss.
 inline void* fresh_stack(int i) {
-    void** sp = (void**)(stacks + (size_t)(i + 1) * StackBytes);
+    void** sp = (void**)(stacks + (size_t)(i + 1) * StackBytes - (size_t)(i % 61) * 192);
     *--sp = nullptr;
     *--sp = (void*)&fiber_main;
     for (int r = 0; r < 6; r++) *--sp = nullptr;
     return sp;
-}
-
-inline bool runnable(const Fiber& f) {
-    switch (f.state) {
-        case FiberState::Ready: return true;
-        case FiberState::WaitBlock: return B.gen != f.waitGen;
-        case FiberState::WaitWarp: return B.warpGen[f.linear / 32] != f.waitGen;
-        default: return false;
-    }
 }
 
 // Runs one block; false (with B.error set) on a trap, a fault the kernel reported, or a barrier deadlock.
@@ -205,35 +229,24 @@ inline bool run_block(bool reverse) {
         f.shuffles = 0;
         f.state = FiberState::Ready;
     }
-    int done = 0;
-    while (done < B.n) {
-        bool progressed = false;
-        for (int k = 0; k < B.n; k++) {
-            int i = reverse ? B.n - 1 - k : k;
-            Fiber& f = B.fibers[i];
-            if (!runnable(f)) continue;
-            f.state = FiberState::Running;
-            threadIdx = f.tid;
-            B.current = i;
-            fastif_emu_switch(&B.schedSp, f.sp);
-            if (B.error[0]) return false;
-            if (f.state == FiberState::Done) done++;
-            progressed = true;
-        }
-        if (!progressed) {
-            int atBlock = 0, atWarp = 0;
-            for (int i = 0; i < B.n; i++) {
-                atBlock += B.fibers[i].state == FiberState::WaitBlock;
-                atWarp += B.fibers[i].state == FiberState::WaitWarp;
-            }
-            std::snprintf(B.error, sizeof B.error,
-                          "barrier deadlock in kernel %s, block (%u,%u,%u): %d threads wait at __syncthreads, %d at a warp "
-                          "shuffle, %d have exited",
-                          kernelName, blockIdx.x, blockIdx.y, blockIdx.z, atBlock, atWarp, B.n - B.alive);
-            return false;
-        }
+    B.reverse = reverse;
+    B.pos = 0;
+    B.current = reverse ? B.n - 1 : 0;
+    B.fibers[B.current].state = FiberState::Running;
+    threadIdx = B.fibers[B.current].tid;
+    fastif_emu_switch(&B.schedSp, B.fibers[B.current].sp);  // back when no fiber can run any more
+    if (B.error[0]) return false;
+    if (B.alive == 0) return true;
+    int atBlock = 0, atWarp = 0;
+    for (int i = 0; i < B.n; i++) {
+        atBlock += B.fibers[i].state == FiberState::WaitBlock;
+        atWarp += B.fibers[i].state == FiberState::WaitWarp;
     }
-    return true;
+    std::snprintf(B.error, sizeof B.error,
+                  "barrier deadlock in kernel %s, block (%u,%u,%u): %d threads wait at __syncthreads, %d at a warp shuffle, "
+                  "%d have exited",
+                  kernelName, blockIdx.x, blockIdx.y, blockIdx.z, atBlock, atWarp, B.n - B.alive);
+    return false;
 }
 
 struct Kernel {

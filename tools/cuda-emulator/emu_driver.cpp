@@ -3,6 +3,7 @@
 // shared objects emu_nvrtc.cpp builds. It keeps the real driver's rules where FastIF could break them without noticing
 // on a CPU: launch limits, allocation bounds of copies, calls that are illegal during stream capture, sticky errors.
 #include "emu_common.h"
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -56,6 +57,25 @@ std::set<Stream*> capturing;
 size_t allocated = 0;
 const char* runningKernel = nullptr;
 struct sigaction previousSegv;
+
+// FASTIF_EMULATOR_PROFILE=FILE: CPU time per kernel, written to FILE at exit (to see what makes an emulated test
+// slow; it says nothing about a GPU).
+struct Profile {
+    std::map<std::string, std::pair<double, long>> spent;
+    const char* path = std::getenv("FASTIF_EMULATOR_PROFILE");
+    bool on = path && *path;
+    ~Profile() {
+        if (!on) return;
+        FILE* out = std::fopen(path, "w");
+        if (!out) return;
+        std::vector<std::pair<double, std::string>> rows;
+        for (auto& [k, v] : spent) rows.push_back({v.first, k});
+        std::sort(rows.rbegin(), rows.rend());
+        std::fprintf(out, "fastif cuda emulator: CPU ms by kernel\n");
+        for (auto& [ms, k] : rows) std::fprintf(out, "%12.1f ms %8ld x  %s\n", ms, spent[k].second, k.c_str());
+        std::fclose(out);
+    }
+} profile;
 
 double now_ms() {
     using namespace std::chrono;
@@ -390,7 +410,9 @@ EXPORT int cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsig
         unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
         const char* error = nullptr;
         runningKernel = k->name;
+        double t0 = profile.on ? now_ms() : 0;
         int rc = m->launch(k, grid, block, shared, ptrs.data(), &error);
+        if (profile.on) { auto& e = profile.spent[k->name]; e.first += now_ms() - t0; e.second++; }
         runningKernel = nullptr;
         if (rc) {
             sticky = CUDA_ERROR_LAUNCH_FAILED;

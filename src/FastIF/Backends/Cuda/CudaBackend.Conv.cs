@@ -107,8 +107,10 @@ public sealed unsafe partial class CudaBackend
                     $"({got} tried, workspace {_workspace.Bytes >> 20} MiB)");
             plan.Algo = perf[pick].Algo;
             plan.WorkspaceBytes = perf[pick].Memory;
-            CudnnApi.Check(CudnnApi.cudnnSetConvolutionMathType(plan.Conv, perf[pick].MathType), "cudnnSetConvolutionMathType");
-            plan.Describe = $"algo {plan.Algo}, math {perf[pick].MathType}, {perf[pick].Time:F3} ms, workspace {(long)plan.WorkspaceBytes >> 10} KiB";
+            // fp32 keeps FMA math whatever the result reports: DEFAULT_MATH would let an Ampere+ GPU use TF32.
+            int mathType = Precision == DType.F32 ? CudnnApi.CUDNN_FMA_MATH : perf[pick].MathType;
+            CudnnApi.Check(CudnnApi.cudnnSetConvolutionMathType(plan.Conv, mathType), "cudnnSetConvolutionMathType");
+            plan.Describe = $"algo {plan.Algo}, math {mathType}, {perf[pick].Time:F3} ms, workspace {(long)plan.WorkspaceBytes >> 10} KiB";
         }
         catch
         {
