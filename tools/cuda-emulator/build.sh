@@ -6,6 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here/../../build/cuda-emulator}"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"  # printed absolute: FASTIF_CUDA_EMULATOR is read from the test host's own directory
 cxx="${CXX:-g++}"
 command -v "$cxx" >/dev/null || { echo "build.sh: no C++ compiler ($cxx); install g++" >&2; exit 1; }
 "$cxx" -std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -DEMU_DIR="\"$here\"" \

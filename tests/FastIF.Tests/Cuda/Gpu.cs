@@ -22,6 +22,8 @@ internal static class Gpu
         get
         {
             var (ctx, reason) = Shared.Value;
+            // Asked for the CUDA emulator and not given it: a run that skips every GPU test must not pass as a GPU run.
+            if (ctx is null && NativeLibraries.IsEmulated) Assert.Fail($"{NativeLibraries.EmulatorVariable} is set but unusable: {reason}");
             if (ctx is null) Assert.Skip(reason!);
             ctx!.MakeCurrent();
             return ctx;
@@ -30,6 +32,8 @@ internal static class Gpu
 
     public static void Require(string library)
     {
+        if (!NativeLibraries.IsAvailable(library) && NativeLibraries.IsEmulated)
+            Assert.Fail($"{NativeLibraries.EmulatorVariable} is set but unusable: {NativeLibraries.ProcessProbe(library).Describe()}");
         if (!NativeLibraries.IsAvailable(library)) Assert.Skip(NativeLibraries.ProcessProbe(library).Describe());
     }
 
