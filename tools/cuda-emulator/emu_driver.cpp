@@ -356,9 +356,9 @@ EXPORT int cuModuleLoadData(void** module, const void* image) {
 }
 EXPORT int cuModuleLoadDataEx(void** module, const void* image, unsigned, int*, void**) { return cuModuleLoadData(module, image); }
 EXPORT int cuModuleUnload(void* module) {
-    // Functions of this module may still sit in instantiated graphs; keeping the object mapped is what makes that safe.
-    delete static_cast<Module*>(module);
-    return CUDA_SUCCESS;
+    // Functions of this module may still sit in recorded graphs and hold its Module: both stay (a few bytes and one
+    // mapped object per kernel source for the life of the process).
+    return module ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 EXPORT int cuModuleGetFunction(void** fn, void* module, const char* name) {
     auto* m = static_cast<Module*>(module);
