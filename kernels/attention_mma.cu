@@ -13,7 +13,8 @@
 // (g+8, 2t+8..)}; B (16×8, col) registers {(2t..2t+1, g), (2t+8.., g)}; C (16×8, fp32) {(g, 2t), (g, 2t+1), (g+8, 2t),
 // (g+8, 2t+1)}. The C fragments of two adjacent 8-key blocks of S are exactly the A fragment of P for 16 keys.
 // Host side: src/FastIF/Backends/Cuda/CudaBackend.MmaAttention.cs. CPU twin, lane by lane with these fragment layouts:
-// tests/FastIF.Tests/Cuda/MmaAttentionEmulator.cs, held to the CPU reference. Not yet run on a GPU.
+// tests/FastIF.Tests/Cuda/MmaAttentionEmulator.cs, held to the CPU reference. Not yet run on a GPU; it passes its GPU
+// tests on FastIF's CUDA emulator (tools/cuda-emulator), which runs mma.sync with these layouts.
 #include "fastif_storage.cuh"
 
 #define MMA_D 64
@@ -23,6 +24,13 @@
 
 FASTIF_DEVICE float mma_neg_inf() { return fastif_bits_float(0xff800000u); }
 
+#ifdef FASTIF_EMULATION
+// FastIF's CUDA emulator (tools/cuda-emulator) runs the same conversions and mma.sync with PTX's documented layouts.
+FASTIF_DEVICE unsigned pack2(float lo, float hi, h16*) { return ((unsigned)emu::float_to_half(hi) << 16) | emu::float_to_half(lo); }
+FASTIF_DEVICE unsigned pack2(float lo, float hi, b16*) { return ((unsigned)emu::float_to_bf16(hi) << 16) | emu::float_to_bf16(lo); }
+FASTIF_DEVICE void mma16816(float* c, const unsigned* a, unsigned b0, unsigned b1, h16*) { fastif_emu::mma_m16n8k16(c, a, b0, b1, false); }
+FASTIF_DEVICE void mma16816(float* c, const unsigned* a, unsigned b0, unsigned b1, b16*) { fastif_emu::mma_m16n8k16(c, a, b0, b1, true); }
+#else
 FASTIF_DEVICE unsigned pack2(float lo, float hi, h16*) {
     unsigned r;
     asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
@@ -47,6 +55,7 @@ FASTIF_DEVICE void mma16816(float* c, const unsigned* a, unsigned b0, unsigned b
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#endif
 
 FASTIF_DEVICE float quad_max(float v) {
     v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));

@@ -95,6 +95,7 @@ struct Block {
     int warpAlive[MaxThreads / 32], warpArrived[MaxThreads / 32];
     unsigned long long warpGen[MaxThreads / 32];
     unsigned long long slots[2][MaxThreads];
+    unsigned frags[2][MaxThreads][6];  // mma.sync operands, double-buffered like the shuffle slots
     char error[768];
 };
 
@@ -190,6 +191,42 @@ inline T shuffle_from(T v, int srcLane) {
     bits = slots[src];
     std::memcpy(&r, &bits, sizeof(T));
     return r;
+}
+
+// PTX mma.sync.m16n8k16 (row.col, fp32 accumulate, fp16 or bf16 inputs) as a warp collective, with the fragment
+// layouts of the PTX ISA (g = lane / 4, t = lane % 4): A registers {(g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8,
+// 2t+8..)}, B registers {(2t..2t+1, g), (2t+8.., g)}, C {(g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)}; the lower half of
+// a register holds the lower column (A) or row (B). Sums run in k order in fp32 (the hardware's order is unspecified).
+inline void mma_m16n8k16(float* c, const unsigned* a, unsigned b0, unsigned b1, bool bf16) {
+    Fiber& f = me();
+    int base = f.linear & ~31, lane = f.linear & 31;
+    unsigned (*frag)[6] = B.frags[f.shuffles++ & 1];
+    for (int r = 0; r < 4; r++) frag[f.linear][r] = a[r];
+    frag[f.linear][4] = b0;
+    frag[f.linear][5] = b1;
+    sync_warp();
+    for (int src = base; src < base + 32; src++)
+        if (src >= B.n || B.fibers[src].shuffles < f.shuffles) fail_here("mma.sync with a lane that exited before it or does not exist");
+    auto value = [&](unsigned reg, int half) {
+        uint16_t h = (uint16_t)(reg >> (16 * half));
+        return bf16 ? emu::bf16_to_float(h) : emu::half_to_float(h);
+    };
+    auto A = [&](int r, int k) {  // element (r, k) of the 16x16 A tile
+        int reg = (r >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+        return value(frag[base + (r & 7) * 4 + (k & 7) / 2][reg], k & 1);
+    };
+    auto Bk = [&](int k, int n) {  // element (k, n) of the 16x8 B tile
+        return value(frag[base + n * 4 + (k & 7) / 2][k >= 8 ? 5 : 4], k & 1);
+    };
+    int g = lane >> 2, t = lane & 3;
+    const int rows[4] = {g, g, g + 8, g + 8}, cols[4] = {2 * t, 2 * t + 1, 2 * t, 2 * t + 1};
+    float out[4];
+    for (int i = 0; i < 4; i++) {
+        float acc = c[i];
+        for (int k = 0; k < 16; k++) acc += A(rows[i], k) * Bk(k, cols[i]);
+        out[i] = acc;
+    }
+    for (int i = 0; i < 4; i++) c[i] = out[i];
 }
 
 inline void fiber_main() {

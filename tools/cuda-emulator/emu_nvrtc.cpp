@@ -85,11 +85,6 @@ std::string rewrite_dynamic_shared(const std::string& src) {
 }
 
 int compile(Program& p) {
-    if (p.source.find("mma.sync") != std::string::npos || p.source.find("ldmatrix") != std::string::npos) {
-        p.log = "fastif cuda emulator: " + p.name + " uses tensor-core PTX (mma.sync), which the emulator cannot run; "
-                "its CPU twin is tested instead\n";
-        return 6;  // NVRTC_ERROR_COMPILATION
-    }
     std::string flags = "-std=c++17 -O2 -g -fPIC -shared -w -ffp-contract=off -fno-strict-aliasing";
     std::string key = std::string(fastif_emu_device_h) + fastif_emu_common_h + p.source + p.name + flags + compiler();
     for (auto& [n, t] : p.headers) key += n + '\0' + t + '\0';
