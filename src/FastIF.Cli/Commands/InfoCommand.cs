@@ -23,7 +23,9 @@ internal static class InfoCommand
             if (Avx512F.IsSupported) simd.Add("AVX-512F");
             Console.WriteLine($"backend cpu: available (fp32 reference; {Environment.ProcessorCount} threads; SIMD {(simd.Count > 0 ? string.Join(", ", simd) : "none detected")})");
             int devices = Runtime.CudaContext.DevicesPresent(out var noDevice);
-            Console.WriteLine(devices > 0
+            Console.WriteLine(devices > 0 && Native.NativeLibraries.IsEmulated
+                ? $"backend cuda: EMULATED on the CPU ({Native.NativeLibraries.EmulatorVariable}; not a GPU: --backend cuda runs there, auto takes the CPU, bench and profile refuse it); libraries:"
+                : devices > 0
                 ? $"backend cuda: available ({devices} device{(devices > 1 ? "s" : "")}; --backend cuda --precision fp16|bf16|fp32); libraries:"
                 : $"backend cuda: unavailable ({noDevice ?? "no CUDA driver or device"}); the CUDA layer finds these libraries:");
             foreach (var p in Native.NativeLibraries.Probe())
