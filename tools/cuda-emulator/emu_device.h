@@ -81,7 +81,7 @@ struct Fiber {
     int linear;
     FiberState state;
     unsigned long long waitGen;
-    unsigned shuffles;
+    unsigned collectives;  // warp collectives (shuffles, mma) this thread has entered
 };
 
 // One block's fibers and barriers. Exited threads no longer count towards a barrier (as on sm_70 and later).
@@ -172,8 +172,16 @@ inline void sync_warp() {
     pass_on(f);
 }
 
-// One warp barrier per shuffle: lanes alternate between two slot buffers, and a lane can only come back to a buffer
-// after the barrier of the shuffle in between, which every lane reaches only once it has read that buffer.
+// Warp collectives (shuffles, mma.sync) take one warp barrier each: a thread enters one by taking its round's buffer
+// (rounds alternate between two), writes its part, waits at the barrier and reads the others'. A thread can only come
+// back to a buffer after the barrier of the round in between, which every lane reaches only once it has read that buffer.
+inline int enter_collective(Fiber& f) { return f.collectives++ & 1; }
+
+// A lane read in a collective must have entered it (it may have finished and exited since, legitimately).
+inline void require_entered(int src, const Fiber& f, const char* what) {
+    if (src >= B.n || B.fibers[src].collectives < f.collectives) fail_here(what);
+}
+
 template <class T>
 inline T shuffle_from(T v, int srcLane) {
     static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
@@ -181,12 +189,11 @@ inline T shuffle_from(T v, int srcLane) {
     int base = f.linear & ~31;
     unsigned long long bits = 0;
     std::memcpy(&bits, &v, sizeof(T));
-    unsigned long long* slots = B.slots[f.shuffles++ & 1];
+    unsigned long long* slots = B.slots[enter_collective(f)];
     slots[f.linear] = bits;
     sync_warp();
     int src = base + srcLane;
-    // The source lane must have taken part in this shuffle (it may have finished and exited since, legitimately).
-    if (src >= B.n || B.fibers[src].shuffles < f.shuffles) fail_here("warp shuffle reads a lane that exited before it or does not exist");
+    require_entered(src, f, "warp shuffle reads a lane that exited before it or does not exist");
     T r;
     bits = slots[src];
     std::memcpy(&r, &bits, sizeof(T));
@@ -200,13 +207,12 @@ inline T shuffle_from(T v, int srcLane) {
 inline void mma_m16n8k16(float* c, const unsigned* a, unsigned b0, unsigned b1, bool bf16) {
     Fiber& f = me();
     int base = f.linear & ~31, lane = f.linear & 31;
-    unsigned (*frag)[6] = B.frags[f.shuffles++ & 1];
+    unsigned (*frag)[6] = B.frags[enter_collective(f)];
     for (int r = 0; r < 4; r++) frag[f.linear][r] = a[r];
     frag[f.linear][4] = b0;
     frag[f.linear][5] = b1;
     sync_warp();
-    for (int src = base; src < base + 32; src++)
-        if (src >= B.n || B.fibers[src].shuffles < f.shuffles) fail_here("mma.sync with a lane that exited before it or does not exist");
+    for (int src = base; src < base + 32; src++) require_entered(src, f, "mma.sync with a lane that exited before it or does not exist");
     auto value = [&](unsigned reg, int half) {
         uint16_t h = (uint16_t)(reg >> (16 * half));
         return bf16 ? emu::bf16_to_float(h) : emu::half_to_float(h);
@@ -263,7 +269,7 @@ inline bool run_block(bool reverse) {
     for (int i = 0; i < B.n; i++) {
         Fiber& f = B.fibers[i];
         f.sp = fresh_stack(i);
-        f.shuffles = 0;
+        f.collectives = 0;
         f.state = FiberState::Ready;
     }
     B.reverse = reverse;

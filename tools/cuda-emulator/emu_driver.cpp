@@ -19,14 +19,15 @@
 
 namespace {
 
-enum : int {
-    CUDA_SUCCESS = 0, CUDA_ERROR_INVALID_VALUE = 1, CUDA_ERROR_OUT_OF_MEMORY = 2, CUDA_ERROR_NOT_INITIALIZED = 3,
-    CUDA_ERROR_INVALID_DEVICE = 101, CUDA_ERROR_INVALID_IMAGE = 200, CUDA_ERROR_INVALID_CONTEXT = 201,
-    CUDA_ERROR_INVALID_HANDLE = 400, CUDA_ERROR_NOT_FOUND = 500, CUDA_ERROR_NOT_READY = 600,
-    CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701, CUDA_ERROR_LAUNCH_FAILED = 719, CUDA_ERROR_NOT_SUPPORTED = 801,
-    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900, CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
-    CUDA_ERROR_STREAM_CAPTURE_UNMATCHED = 903, CUDA_ERROR_ILLEGAL_STATE = 401,
-};
+// The CUresult values the emulator returns (cuda.h), listed once: the enum and cuGetErrorName's names come from here.
+#define FASTIF_EMU_RESULTS(X)                                                                                          \
+    X(CUDA_SUCCESS, 0) X(CUDA_ERROR_INVALID_VALUE, 1) X(CUDA_ERROR_OUT_OF_MEMORY, 2) X(CUDA_ERROR_NOT_INITIALIZED, 3)  \
+    X(CUDA_ERROR_INVALID_DEVICE, 101) X(CUDA_ERROR_INVALID_IMAGE, 200) X(CUDA_ERROR_INVALID_HANDLE, 400)               \
+    X(CUDA_ERROR_ILLEGAL_STATE, 401) X(CUDA_ERROR_NOT_FOUND, 500) X(CUDA_ERROR_LAUNCH_FAILED, 719)                     \
+    X(CUDA_ERROR_NOT_SUPPORTED, 801) X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, 900)                                     \
+    X(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, 901)
+#define FASTIF_EMU_ENUM(name, value) name = value,
+enum : int { FASTIF_EMU_RESULTS(FASTIF_EMU_ENUM) };
 
 constexpr size_t DeviceBytes = 16ull << 30;  // what the emulated device reports; allocations are host memory
 constexpr unsigned MaxDynamicShared = 48 << 10;  // without cuFuncSetAttribute (FastIF binds none), as on real GPUs
@@ -468,24 +469,12 @@ EXPORT int cuGraphDestroy(void* g) { delete static_cast<Graph*>(g); return CUDA_
 EXPORT int cuGraphExecDestroy(void* g) { delete static_cast<Graph*>(g); return CUDA_SUCCESS; }
 
 EXPORT int cuGetErrorName(int error, const char** name) {
-    switch (error) {
-        case 0: *name = "CUDA_SUCCESS"; break;
-        case 1: *name = "CUDA_ERROR_INVALID_VALUE"; break;
-        case 2: *name = "CUDA_ERROR_OUT_OF_MEMORY"; break;
-        case 3: *name = "CUDA_ERROR_NOT_INITIALIZED"; break;
-        case 101: *name = "CUDA_ERROR_INVALID_DEVICE"; break;
-        case 200: *name = "CUDA_ERROR_INVALID_IMAGE"; break;
-        case 400: *name = "CUDA_ERROR_INVALID_HANDLE"; break;
-        case 401: *name = "CUDA_ERROR_ILLEGAL_STATE"; break;
-        case 500: *name = "CUDA_ERROR_NOT_FOUND"; break;
-        case 719: *name = "CUDA_ERROR_LAUNCH_FAILED"; break;
-        case 801: *name = "CUDA_ERROR_NOT_SUPPORTED"; break;
-        case 900: *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"; break;
-        case 901: *name = "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"; break;
-        default: *name = "CUDA_ERROR_UNKNOWN"; break;
-    }
+#define FASTIF_EMU_NAME(n, value) case value: *name = #n; return CUDA_SUCCESS;
+    switch (error) { FASTIF_EMU_RESULTS(FASTIF_EMU_NAME) }
+    *name = "CUDA_ERROR_UNKNOWN";
     return CUDA_SUCCESS;
 }
+
 EXPORT int cuGetErrorString(int error, const char** text) {
     static std::string launchFailed;
     if (error == CUDA_ERROR_LAUNCH_FAILED) {
@@ -495,6 +484,6 @@ EXPORT int cuGetErrorString(int error, const char** text) {
     }
     const char* name;
     cuGetErrorName(error, &name);
-    *text = error == 900 ? "operation not permitted when stream is capturing (emulator: see stderr)" : name;
+    *text = error == CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED ? "operation not permitted when stream is capturing (emulator: see stderr)" : name;
     return CUDA_SUCCESS;
 }

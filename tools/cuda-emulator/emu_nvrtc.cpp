@@ -4,7 +4,6 @@
 #include "emu_common.h"
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <regex>
 #include <set>
 #include <sstream>

@@ -118,8 +118,7 @@ public class FlashAttentionGpuTests
     [Theory, MemberData(nameof(Precisions))]
     public void IfSizedShapes(string p)
     {
-        if (NativeLibraries.IsEmulated)
-            Assert.Skip("IF-sized attention takes minutes on the CUDA emulator (one CPU thread); SmallShapes runs the same kernel there");
+        Gpu.SkipOnEmulator("IF-sized attention takes minutes on the emulator's one CPU thread; SmallShapes runs the same kernel there");
         // IF's UNet: 64-channel heads; image tokens attend to themselves and to 77 text tokens.
         Check(p, "32x32 image + 77 text tokens", 2, 32 * 32, 32 * 32, 77, 4, 64, 0.125f);
         Check(p, "64x64 image + 77 text tokens", 1, 64 * 64, 64 * 64, 77, 2, 64, 0.125f);

@@ -22,9 +22,7 @@ internal static class Gpu
         get
         {
             var (ctx, reason) = Shared.Value;
-            // Asked for the CUDA emulator and not given it: a run that skips every GPU test must not pass as a GPU run.
-            if (ctx is null && NativeLibraries.IsEmulated) Assert.Fail($"{NativeLibraries.EmulatorVariable} is set but unusable: {reason}");
-            if (ctx is null) Assert.Skip(reason!);
+            if (ctx is null) Unavailable(reason!);
             ctx!.MakeCurrent();
             return ctx;
         }
@@ -32,9 +30,20 @@ internal static class Gpu
 
     public static void Require(string library)
     {
-        if (!NativeLibraries.IsAvailable(library) && NativeLibraries.IsEmulated)
-            Assert.Fail($"{NativeLibraries.EmulatorVariable} is set but unusable: {NativeLibraries.ProcessProbe(library).Describe()}");
-        if (!NativeLibraries.IsAvailable(library)) Assert.Skip(NativeLibraries.ProcessProbe(library).Describe());
+        if (!NativeLibraries.IsAvailable(library)) Unavailable(NativeLibraries.ProcessProbe(library).Describe());
+    }
+
+    // Asked for the CUDA emulator and not given it: a run that skips every GPU test must not pass as a GPU run.
+    private static void Unavailable(string reason)
+    {
+        if (NativeLibraries.IsEmulated) Assert.Fail($"{NativeLibraries.EmulatorVariable} is set but unusable: {reason}");
+        Assert.Skip(reason);
+    }
+
+    /// <summary>Skips the test under the CUDA emulator (tools/cuda-emulator), saying why it cannot or need not run there.</summary>
+    public static void SkipOnEmulator(string why)
+    {
+        if (NativeLibraries.IsEmulated) Assert.Skip($"{NativeLibraries.EmulatorVariable} is set: {why}");
     }
 
     /// <summary>Fresh random values in [-1, 1); the seed is returned so a failure can be reproduced.</summary>

@@ -185,7 +185,7 @@ public unsafe class GpuLibraryTests
     {
         _ = Gpu.Context;
         Gpu.Require(NativeLibraries.Cudnn);
-        if (NativeLibraries.IsEmulated) Assert.Skip("FastIF's CUDA emulator refuses cuDNN's graph API, which FastIF's ops do not use");
+        Gpu.SkipOnEmulator("the emulator refuses cuDNN's graph API, which FastIF's ops do not use");
         // cudnnBackendDescriptorType_t CUDNN_BACKEND_POINTWISE_DESCRIPTOR = 11 (cudnn_backend.h v8 / cudnn_graph.h v9).
         using var d = CudnnBackendDescriptor.Create(11);
         Assert.False(d.IsInvalid);

@@ -47,7 +47,7 @@ public class LibraryDiscoveryTests
     [Fact]
     public void FakeLibraryInCudaPathIsTriedFirstAndItsLoadErrorReported()
     {
-        if (NativeLibraries.IsEmulated) Assert.Skip($"{NativeLibraries.EmulatorVariable} is set: the emulator replaces the library search");
+        Gpu.SkipOnEmulator("the emulator replaces the library search");
         var dir = TempDir();
         var fake = Path.Combine(dir, "libcudnn.so.9");
         File.WriteAllText(fake, "this is not an ELF file");

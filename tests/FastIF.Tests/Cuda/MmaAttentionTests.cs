@@ -1,6 +1,5 @@
 using FastIF.Backends;
 using FastIF.Backends.Cuda;
-using FastIF.Native;
 using FastIF.Tensors;
 
 namespace FastIF.Tests.Cuda;
@@ -60,8 +59,7 @@ public class MmaAttentionTests
     [Theory, MemberData(nameof(Precisions))]
     public void IfSizedShapes(string p)
     {
-        if (NativeLibraries.IsEmulated)
-            Assert.Skip("IF-sized attention takes minutes on the CUDA emulator (one CPU thread); the small shapes run the same kernel there");
+        Gpu.SkipOnEmulator("IF-sized attention takes minutes on the emulator's one CPU thread; the small shapes run the same kernel there");
         RequireOwnProcess();
         FlashAttentionGpuTests.Check(p, "32x32 image + 77 text tokens", 2, 32 * 32, 32 * 32, 77, 4, 64, 0.125f, kernel: AttentionKernel.Mma);
         FlashAttentionGpuTests.Check(p, "8x8 image + 77 text tokens", 2, 64, 64, 77, 8, 64, 0.125f, kernel: AttentionKernel.Mma);

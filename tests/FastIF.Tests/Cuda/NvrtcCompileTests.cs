@@ -10,8 +10,7 @@ public class NvrtcCompileTests
     internal static void RequireLibrary(string name)
     {
         // These tests read PTX; the emulator's NVRTC builds host code (tools/cuda-emulator), so they cannot run under it.
-        if (name == NativeLibraries.Nvrtc && NativeLibraries.IsEmulated)
-            Assert.Skip($"{NativeLibraries.EmulatorVariable} is set: NVRTC is FastIF's CUDA emulator, which makes no PTX to inspect");
+        if (name == NativeLibraries.Nvrtc) Gpu.SkipOnEmulator("NVRTC is FastIF's CUDA emulator, which makes no PTX to inspect");
         if (NativeLibraries.IsAvailable(name)) return;
         // CI installs Debian's NVRTC (.ci/run): there the kernel compile checks must run, never skip.
         if (name == NativeLibraries.Nvrtc && Environment.GetEnvironmentVariable("CI") == "true")
