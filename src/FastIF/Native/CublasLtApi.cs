@@ -30,8 +30,10 @@ internal static unsafe partial class CublasLtApi
         CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6, CUBLASLT_ORDER_ROW = 1;
     // cublasLtMatmulPreferenceAttributes_t (cublasLt.h): SEARCH_MODE = 0, MAX_WORKSPACE_BYTES = 1 (uint64_t).
     public const int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;
-    // MIN_ALIGNMENT_A_BYTES = 5 (uint32_t, default 256): algorithms needing more alignment than a matrix has are excluded.
-    public const int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5;
+    // MIN_ALIGNMENT_{A,B,C,D}_BYTES = 5..8 (uint32_t, default 256): algorithms needing more alignment than a matrix has
+    // are excluded.
+    public const int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8;
 
     /// <summary>cublasLtMatmulAlgo_t: <c>uint64_t data[8]</c> (64 bytes).</summary>
     [StructLayout(LayoutKind.Sequential, Size = 64)]

@@ -113,6 +113,39 @@ public class CudaBackendParityTests
         Check(p, "linear single row", (b, x) => b.Linear(x[0], x[1], x[2]), A(1, 33), W(17, 33), W(17));
     }
 
+    /// <summary>
+    /// cuBLASLt assumes every matrix starts 256-byte aligned unless the plan says otherwise. A GEMM whose weight, input,
+    /// residual and output all start one element into their allocations must be planned for that: the emulator (like the
+    /// library) refuses a broken promise, and the offset results must still match the CPU.
+    /// </summary>
+    [Theory, MemberData(nameof(Precisions))]
+    public void LinearGemmTakesEveryMatrixAtAnyOffset(string p)
+    {
+        var t = Parse(p);
+        var be = Backend(t);
+        // Rank 2: rank-1 uploads stay fp32 (step numbers), and these are activations in the backend's precision.
+        const int rows = 5, inF = 12, outF = 9, off = 1;
+        var rng = new Random(7);
+        float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        using var w = (CudaTensor)be.FromHost(Rand(outF * inF + off), new Shape(1, outF * inF + off));
+        using var x = (CudaTensor)be.FromHost(Rand(rows * inF + off), new Shape(1, rows * inF + off));
+        using var c = (CudaTensor)be.FromHost(Rand(rows * outF + off), new Shape(1, rows * outF + off));
+        using var y = (CudaTensor)be.FromHost(new float[rows * outF + off], new Shape(1, rows * outF + off));
+        ulong es = (ulong)t.Size() * off;
+        be.LinearGemm(rows, inF, outF, w.Pointer + es, inF, x.Pointer + es, 0, y.Pointer + es, 1f, "offset operands", c.Pointer + es);
+        float[] Host(CudaTensor d) { var h = new float[d.Shape.Elements]; be.ToHost(d, h); return h; }
+        float[] wh = Host(w), xh = Host(x), ch = Host(c), got = Host(y);
+        var expected = new float[rows * outF];
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < outF; o++)
+            {
+                double acc = ch[off + r * outF + o];
+                for (int i = 0; i < inF; i++) acc += (double)xh[off + r * inF + i] * wh[off + o * inF + i];
+                expected[r * outF + o] = (float)acc;
+            }
+        Numerics.AssertClose($"{p} linear at offset {off}", expected, got.AsSpan(off), Tolerance(t));
+    }
+
     [Theory, MemberData(nameof(Precisions))]
     public void Norms(string p)
     {

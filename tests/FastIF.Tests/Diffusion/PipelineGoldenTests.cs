@@ -73,6 +73,18 @@ public class PipelineGoldenTests
         Run(file, teacherForced: false, fused: true, backend: Cuda.CudaBackendParityTests.Backend(Tensors.DType.F32));
     }
 
+    /// <summary>
+    /// The GPU UNet (fp32) inside every pipeline, inpainting included, each step from diffusers' recorded input, so the
+    /// GPU's summation orders cannot compound; skips without a GPU.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void EveryStepOnTheGpuMatchesFromRecordedInputs(string file)
+    {
+        if (file == "") Assert.Skip("golden fixtures not found");
+        Run(file, teacherForced: true, backend: Cuda.CudaBackendParityTests.Backend(Tensors.DType.F32));
+    }
+
     private static void Run(string file, bool teacherForced, bool fused = false, Backends.IBackend? backend = null)
     {
         if (file == "") Assert.Skip("golden fixtures not found");

@@ -12,8 +12,27 @@ public sealed unsafe partial class CudaBackend
     private readonly Dictionary<GemmKey, GemmPlan> _gemmPlans = [];
 
     /// <summary>One linear GEMM shape: the weight's row stride (<see cref="GemmPlans.Linear(long, int, int, int)"/>) and the
-    /// alignment of its first element (cuBLASLt assumes 256 bytes unless told; a column block may start anywhere) included.</summary>
-    private readonly record struct GemmKey(long Rows, int In, int Out, bool Bias, int WeightLd, int WeightAlign);
+    /// alignment of each matrix's first element included (cuBLASLt assumes 256 bytes unless told, and a column block of a
+    /// weight, or any view at an offset, may start anywhere).</summary>
+    private readonly record struct GemmKey(long Rows, int In, int Out, bool Bias, int WeightLd, GemmAlignment Align);
+
+    /// <summary>The byte alignment (a power of two, at most 256) of the first element of A (weight), B (input), C and D (output).</summary>
+    private readonly record struct GemmAlignment(int A, int B, int C, int D)
+    {
+        public static GemmAlignment Of(ulong a, ulong b, ulong c, ulong d) => new(Bytes(a), Bytes(b), Bytes(c), Bytes(d));
+
+        /// <summary>The largest power of two up to 256 dividing <paramref name="p"/>.</summary>
+        public static int Bytes(ulong p) => p == 0 ? 256 : (int)Math.Min(256UL, p & (~p + 1));
+
+        public void ApplyTo(CublasLtPreference pref)
+        {
+            // Only what falls below the default is stated, so the common all-256 case keeps the library's defaults.
+            if (A < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, (uint)A);
+            if (B < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, (uint)B);
+            if (C < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, (uint)C);
+            if (D < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, (uint)D);
+        }
+    }
 
     /// <summary>The cuBLASLt descriptors and the heuristic's algorithm for one linear-layer shape.</summary>
     private sealed class GemmPlan
@@ -69,11 +88,10 @@ public sealed unsafe partial class CudaBackend
     /// elements apart (a column block of a wider weight, used in place), c = <paramref name="c"/> (laid out like y) or y
     /// itself when 0. Queues one cublasLtMatmul; allocates nothing.
     /// </summary>
-    private void LinearGemm(long rows, int inF, int outF, ulong w, int weightLd, ulong x, ulong bias, ulong y, float beta, string what,
+    internal void LinearGemm(long rows, int inF, int outF, ulong w, int weightLd, ulong x, ulong bias, ulong y, float beta, string what,
         ulong c = 0)
     {
-        int align = (int)Math.Min(256UL, w & (~w + 1));
-        var plan = GemmPlanFor(new GemmKey(rows, inF, outF, bias != 0, weightLd, align == 0 ? 256 : align));
+        var plan = GemmPlanFor(new GemmKey(rows, inF, outF, bias != 0, weightLd, GemmAlignment.Of(w, x, c == 0 ? y : c, y)));
         if (bias != 0) plan.Desc!.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
         float alpha = 1f;
         var algo = plan.Algo;
@@ -99,7 +117,7 @@ public sealed unsafe partial class CudaBackend
             plan.B = CublasLtMatrixLayout.Create(t, g.TransB ? g.N : g.K, g.TransB ? g.K : g.N, g.Ldb);
             plan.C = CublasLtMatrixLayout.Create(t, g.M, g.N, g.Ldc);
             using var pref = CublasLtPreference.Create((ulong)_workspace.Bytes);
-            if (k.WeightAlign < 256) pref.SetMinAlignment(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, (uint)k.WeightAlign);
+            k.Align.ApplyTo(pref);
             // The heuristic needs a valid bias pointer when the epilogue reads one; the workspace serves as a stand-in.
             if (k.Bias) plan.Desc.SetPointer(CUBLASLT_MATMUL_DESC_BIAS_POINTER, _workspace.Pointer);
             HeuristicResult r;
