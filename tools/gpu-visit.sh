@@ -16,6 +16,11 @@
 #   profile one eager UNet call per op (fastif profile) for each preset
 #   cascade real-size random IF-I-XL + T5-XXL and IF-II-L snapshots, then `fastif cascade` on the GPU (per-stage figures)
 #   modes   every sampling mode on those snapshots with the fused step (time, load, peak device memory per mode)
+# To rehearse a visit here without a GPU (bundle, setup, fixtures, the deadline and the packed results), run a stage on
+# the CUDA emulator (tools/cuda-emulator): OUT=/tmp/out FASTIF_CUDA_EMULATOR=$PWD/build/cuda-emulator/libfastif_cuda_emulator.so
+# VISIT_SECONDS=900 bash .device/visit.sh tests. Its 'tests' stage also makes real-size random weights (FASTIF_BIG_PARITY,
+# about 9 GB under /tmp/fastif-cache) and runs them on one CPU thread, so it ends at the deadline there; bench refuses the
+# emulator.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 mkdir -p .git/info && touch .git/info/exclude

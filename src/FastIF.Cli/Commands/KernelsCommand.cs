@@ -28,6 +28,17 @@ public static class KernelsCommand
                 return 2;
             }
             Console.WriteLine($"NVRTC {probe.Version} from {probe.Path}");
+            if (NativeLibraries.IsEmulated)
+            {
+                // The emulator's NVRTC builds host code with g++: no PTX exists, so its sizes and entry counts mean nothing.
+                if (pr.GetValue(ptx) != null)
+                {
+                    Console.Error.WriteLine($"--ptx: {NativeLibraries.EmulatorVariable} selects the CUDA emulator, which makes no PTX; unset it to read NVRTC's PTX");
+                    return 2;
+                }
+                Console.WriteLine($"EMULATED ({NativeLibraries.EmulatorVariable}): each source is built as host code for the CPU; " +
+                    "the PTX sizes and kernel counts below are not NVRTC's, and the arch is not compiled for");
+            }
             IReadOnlyList<KernelCompileResult> results;
             try
             {
