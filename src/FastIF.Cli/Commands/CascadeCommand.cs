@@ -72,7 +72,7 @@ internal static class CascadeCommand
                 new CascadeStage(one, TimestepLists.Parse(pr.GetValue(t1)!, "--timesteps1"), pr.GetValue(g1), side1, pr.GetValue(v1)),
                 new CascadeStage(two, TimestepLists.Parse(pr.GetValue(t2)!, "--timesteps2"), pr.GetValue(g2), side2, pr.GetValue(v2)),
                 n, pr.GetValue(seed), level,
-                (name, t, steps) => Console.Error.Write($"\r{name} step {t.Index + 1}/{steps} (t = {t.T})" + (t.Index + 1 == steps ? "\n" : "")), ct);
+                (name, t, steps) => Progress.Step($"{name} step {t.Index + 1}/{steps} (t = {t.T})", t.Index + 1, steps), ct);
             if (pr.GetValue(outLow) is { } lowPath) ImageFiles.SaveGrid(lowPath, [low], n, side1, side1);
             ImageFiles.SaveGrid(pr.GetValue(outPng)!, [high], n, side2, side2);
             Console.WriteLine($"text: {encodeS:F1} s ({(prompts.Length == 1 ? "T5 or the embedding cache" : "embedding file")})");

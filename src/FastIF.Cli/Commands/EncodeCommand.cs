@@ -45,7 +45,7 @@ internal static class EncodeCommand
             var r = enc.Encode(pr.GetValue(prompt)!, pr.GetValue(text.Negative)!, pr.GetValue(text.CleanCaption), (done, total) =>
             {
                 peakAnon = Math.Max(peakAnon, ProcessMemory.AnonymousBytes());
-                Console.Error.Write($"\rT5 block {done}/{total} ({sw.Elapsed.TotalSeconds:F1} s)" + (done == total ? "\n" : ""));
+                Progress.Step($"T5 block {done}/{total} ({sw.Elapsed.TotalSeconds:F1} s)", done, total);
             }, ct);
             double encodeMs = sw.Elapsed.TotalMilliseconds;
             if (r.DroppedTokens > 0) Console.Error.WriteLine($"warning: prompt truncated: {r.DroppedTokens} tokens dropped (IF encodes 76 + EOS)");

@@ -33,7 +33,7 @@ internal sealed class PromptOptions
         var results = new List<EncodedPrompt>();
         foreach (var prompt in prompts)
         {
-            void Block(int done, int total) => Console.Error.Write($"\rencoding prompt {results.Count + 1}/{prompts.Length}: T5 block {done}/{total}" + (done == total ? "\n" : ""));
+            void Block(int done, int total) => Progress.Step($"encoding prompt {results.Count + 1}/{prompts.Length}: T5 block {done}/{total}", done, total);
             var r = p.GetValue(NoCache)
                 ? enc.Encode(prompt, p.GetValue(Negative)!, p.GetValue(CleanCaption), Block, cancel)
                 : enc.EncodeCached(prompt, p.GetValue(Negative)!, p.GetValue(CleanCaption), p.GetValue(CacheDir) ?? PromptEncoder.DefaultCacheDir(), Block, cancel);

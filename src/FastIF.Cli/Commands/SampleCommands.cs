@@ -315,7 +315,7 @@ internal static class SampleCommands
         var sw = Stopwatch.StartNew();
         return Sampler.Run(req with
         {
-            OnStep = s => { ctx.Peak.Sample(); Console.Error.Write($"\rstep {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s" + (s.Index + 1 == n ? "\n" : "")); },
+            OnStep = s => { ctx.Peak.Sample(); Progress.Step($"step {s.Index + 1}/{n} (t = {s.T}) {sw.Elapsed.TotalSeconds:F1} s", s.Index + 1, n); },
             CheckFinite = !ctx.P.GetValue(ctx.C.NoNanCheck),
             Graph = ctx.P.GetValue(ctx.C.Graph) switch
             {
