@@ -85,24 +85,31 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
 
     [Theory]
     [MemberData(nameof(Modes))]
-    public void ModeWritesAPng(string mode, string extra)
+    public void ModeWritesAPng(string mode, string extra) => RunMode(_m, mode, extra, "cpu", sizeOne: 32, batch: 2);
+
+    /// <summary>
+    /// Runs one row of <see cref="Modes"/> from the CLI on <paramref name="backend"/> and checks the PNG's size: stage-II
+    /// modes (<c>@2</c>) run at twice <paramref name="sizeOne"/>, <c>#N</c> expects N rows.
+    /// </summary>
+    internal static void RunMode(Models m, string mode, string extra, string backend, int sizeOne, int batch, params string[] more)
     {
         bool stageTwo = mode is "upscale" or "anagram@2";
         int rows = mode.Contains('#') ? int.Parse(mode.Split('#')[1]) : 1;
         mode = mode.Split('@', '#')[0];
-        var outPng = Path.Combine(_m.Dir, $"{mode}-{Guid.NewGuid():N}.png");
-        int size = stageTwo ? 64 : 32;
-        var args = new List<string> { mode, "--model", stageTwo ? _m.Two : _m.One, "--embeds", _m.E1, "--steps", "2",
-            "--size", size.ToString(), "--batch", "2", "--out", outPng, "--backend", "cpu" };
-        args.AddRange(extra.Replace("{image}", _m.Image).Replace("{mask}", _m.Mask).Replace("{maptensor}", _m.MapTensor).Replace("{map}", _m.Map).Replace("{e2}", _m.E2).Replace("{e1}", _m.E1)
+        var outPng = Path.Combine(m.Dir, $"{mode}-{Guid.NewGuid():N}.png");
+        int size = stageTwo ? 2 * sizeOne : sizeOne;
+        var args = new List<string> { mode, "--model", stageTwo ? m.Two : m.One, "--embeds", m.E1, "--steps", "2",
+            "--size", size.ToString(), "--batch", batch.ToString(), "--out", outPng, "--backend", backend };
+        args.AddRange(extra.Replace("{image}", m.Image).Replace("{mask}", m.Mask).Replace("{maptensor}", m.MapTensor).Replace("{map}", m.Map).Replace("{e2}", m.E2).Replace("{e1}", m.E1)
             .Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        var (code, output, err) = Run([.. args]);
+        args.AddRange(more);
+        var (code, output, err) = CliRunner.Run([.. args]);
         Assert.True(code == 0, err);
         Assert.Contains($"{mode}: wrote", output);
         // With stderr piped or in a file (as under a test host or a GPU visit's logs), progress is one line per step.
         if (Console.IsErrorRedirected) Assert.DoesNotContain("\r", err);
         var img = Png.Read(outPng);
-        Assert.Equal((2 * size, rows * size), (img.Width, img.Height));
+        Assert.Equal((batch * size, rows * size), (img.Width, img.Height));
     }
 
     [Theory]
