@@ -33,6 +33,32 @@ public class CliTests
         finally { File.Delete(outFile); }
     }
 
+    /// <summary><c>fastif unet --backend cuda --precision P</c>: the same I/O contract on the GPU, held to the GPU UNet tolerances.</summary>
+    [Theory]
+    [InlineData("1", "fp32")]
+    [InlineData("1", "fp16")]
+    [InlineData("2", "bf16")]
+    public void UNetCommandOnTheGpuReproducesAFixtureCase(string stage, string precision)
+    {
+        var dt = Cuda.CudaBackendParityTests.Parse(precision);
+        _ = Cuda.CudaBackendParityTests.Backend(dt);
+        var ifDir = Fixtures.Require("if");
+        var io = Path.Combine(ifDir, $"unet_if{stage}_io.safetensors");
+        var model = UNet.UNetGoldenTests.ModelDir(ifDir, Path.GetFileName(io));
+        var outFile = Path.Combine(Path.GetTempPath(), $"fastif-cli-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var (code, _, err) = Run("unet", "--model", model, "--inputs", io, "--prefix", "case0.", "--output", outFile, "--backend", "cuda",
+                "--precision", precision);
+            Assert.True(code == 0, err);
+            using var got = SafetensorsFile.Open(outFile);
+            using var want = SafetensorsFile.Open(io);
+            var (rel, abs) = Cuda.CudaUNetTests.Tolerance(dt);
+            Numerics.AssertClose($"fastif unet if{stage} on cuda {precision}", want.ReadFloat32("case0.output_fp32_weights"), got.ReadFloat32("output"), rel, abs);
+        }
+        finally { File.Delete(outFile); }
+    }
+
     [Fact]
     public void MissingModelFolderIsAOneLineErrorWithExitCode2()
     {

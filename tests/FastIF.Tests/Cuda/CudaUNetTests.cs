@@ -19,7 +19,7 @@ public class CudaUNetTests
     // fp32 is true fp32 (FMA convolutions, no TF32), held to the CPU backend's own golden tolerance. fp16/bf16 store every
     // activation rounded, ~60 layers deep: the figures allow the rounding noise to grow by the depth without hiding a
     // wrong op (a wrong op moves the output by O(1)).
-    private static (double RelL2, double MaxAbs) Tolerance(DType t) => t switch
+    internal static (double RelL2, double MaxAbs) Tolerance(DType t) => t switch
     {
         DType.F32 => (1e-5, 5e-5),
         DType.F16 => (5e-3, 5e-2),
