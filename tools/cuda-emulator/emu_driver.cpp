@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <sys/mman.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -45,7 +46,15 @@ typedef int (*LaunchFn)(const Kernel*, const unsigned*, const unsigned*, unsigne
 struct Module { void* dl; FindFn find; LaunchFn launch; };
 struct Function { Module* module; const Kernel* kernel; };
 struct Graph { std::vector<std::function<void()>> ops; };
-struct Stream { bool capturing = false; int mode = 0; bool invalidated = false; Graph* graph = nullptr; };
+// cuStreamBeginCapture modes (CUstreamCaptureMode): GLOBAL = 0, THREAD_LOCAL = 1, RELAXED = 2.
+enum : int { CaptureGlobal = 0, CaptureThreadLocal = 1, CaptureRelaxed = 2 };
+struct Stream {
+    bool capturing = false;
+    int mode = CaptureGlobal;
+    bool invalidated = false;
+    Graph* graph = nullptr;
+    std::thread::id owner;  // the thread that began the capture
+};
 struct Event { bool recorded = false; double ms = 0; };
 
 std::mutex mu;
@@ -110,17 +119,24 @@ void install_fault_report() {
     sigaction(SIGSEGV, &sa, &previousSegv);
 }
 
-bool capture_active() {
+// The captures that forbid the calling thread "potentially unsafe" calls (synchronous copies, allocation, synchronisation),
+// by the driver's rule (cuThreadExchangeStreamCaptureMode; every thread here keeps the default GLOBAL mode): its own
+// capture unless RELAXED, and any thread's GLOBAL capture. A THREAD_LOCAL capture, which FastIF uses, binds only the
+// thread that began it.
+std::vector<Stream*> captures_binding_this_thread() {
+    std::vector<Stream*> binding;
+    auto me = std::this_thread::get_id();
     for (Stream* s : capturing)
-        if (s->mode != 2) return true;
-    return false;
+        if (s->mode == CaptureGlobal || (s->mode == CaptureThreadLocal && s->owner == me)) binding.push_back(s);
+    return binding;
 }
 
-// A call the real driver refuses while this thread captures (THREAD_LOCAL or GLOBAL mode): it invalidates the capture.
+// A call the real driver refuses during those captures: it fails and invalidates them.
 bool refused_in_capture(const char* api) {
-    if (!capture_active()) return false;
+    auto binding = captures_binding_this_thread();
+    if (binding.empty()) return false;
     emu::unsupported(api, "called during stream capture (not allowed outside relaxed mode: it invalidates the capture)");
-    for (Stream* s : capturing) s->invalidated = true;
+    for (Stream* s : binding) s->invalidated = true;
     return true;
 }
 
@@ -182,9 +198,10 @@ void unsupported(const char* api, const std::string& what) {
 void enqueue(void* stream, std::function<void()> op) {
     auto* s = static_cast<Stream*>(stream);
     if (s && s->capturing) { s->graph->ops.push_back(std::move(op)); return; }
-    if (!s && capture_active()) {
-        unsupported("(legacy default stream)", "work queued on stream 0 during a capture, which invalidates it");
-        for (Stream* c : capturing) c->invalidated = true;
+    if (!s) {
+        auto binding = captures_binding_this_thread();
+        if (!binding.empty()) unsupported("(legacy default stream)", "work queued on stream 0 during a capture, which invalidates it");
+        for (Stream* c : binding) c->invalidated = true;
     }
     op();
 }
@@ -431,6 +448,7 @@ EXPORT int cuStreamBeginCapture_v2(void* s, int mode) {
     if (st->capturing) return CUDA_ERROR_ILLEGAL_STATE;
     st->capturing = true;
     st->mode = mode;
+    st->owner = std::this_thread::get_id();
     st->invalidated = false;
     st->graph = new Graph();
     capturing.insert(st);

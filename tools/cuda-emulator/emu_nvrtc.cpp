@@ -2,6 +2,7 @@
 // (g++, or $CXX) into a shared object, with emu_device.h force-included, and hands back an image that names that
 // object. emu_driver.cpp's cuModuleLoadData loads it. Objects are cached by a hash of everything that goes into them.
 #include "emu_common.h"
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <regex>
@@ -92,7 +93,9 @@ int compile(Program& p) {
     struct stat st;
     if (stat(so.c_str(), &st) == 0) { p.image = so; return 0; }
 
-    std::string work = dir + ".tmp" + std::to_string(getpid());
+    // One work folder per compile: threads of one process may build the same source at once, as with real NVRTC.
+    static std::atomic<unsigned> compiles{0};
+    std::string work = dir + ".tmp" + std::to_string(getpid()) + "." + std::to_string(compiles++);
     mkdirs(work);
     bool ok = write_file(work + "/emu_device.h", fastif_emu_device_h) && write_file(work + "/emu_common.h", fastif_emu_common_h);
     for (auto& [n, t] : p.headers) ok = ok && write_file(work + "/" + n, t);

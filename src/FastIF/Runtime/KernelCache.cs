@@ -135,7 +135,8 @@ public sealed class KernelCache : IDisposable
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var tmp = path + "." + Environment.ProcessId + ".tmp";
+            // Unique per writer: two backends of one process (a CLI run beside the GPU tests) may cache the same kernel.
+            var tmp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
             File.WriteAllBytes(tmp, image);
             File.Move(tmp, path, overwrite: true);
         }

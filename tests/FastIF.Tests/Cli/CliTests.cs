@@ -41,7 +41,7 @@ public class CliTests
     public void UNetCommandOnTheGpuReproducesAFixtureCase(string stage, string precision)
     {
         var dt = Cuda.CudaBackendParityTests.Parse(precision);
-        _ = Cuda.CudaBackendParityTests.Backend(dt);
+        Cuda.Gpu.RequireCudaBackend();
         var ifDir = Fixtures.Require("if");
         var io = Path.Combine(ifDir, $"unet_if{stage}_io.safetensors");
         var model = UNet.UNetGoldenTests.ModelDir(ifDir, Path.GetFileName(io));

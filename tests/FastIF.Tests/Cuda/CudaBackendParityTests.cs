@@ -28,11 +28,7 @@ public class CudaBackendParityTests
     /// <summary>The shared backend of a precision; skips with the reason where no GPU or library is present.</summary>
     internal static CudaBackend Backend(DType t)
     {
-        _ = Gpu.Context;
-        Gpu.Require(NativeLibraries.Nvrtc);
-        Gpu.Require(NativeLibraries.Cudnn);
-        Gpu.Require(NativeLibraries.Cublas);
-        Gpu.Require(NativeLibraries.CublasLt);
+        Gpu.RequireCudaBackend();
         return Opened.GetOrAdd(t, dt => new CudaBackend(new CudaBackendOptions(dt)));
     }
 

@@ -47,6 +47,31 @@ public class CudaEmulatorTests
             Assert.Equal(0, CudaDriver.cuMemcpyDtoH_v2(p, small.Pointer, 64));
     }
 
+    /// <summary>
+    /// FastIF captures in THREAD_LOCAL mode: the capturing thread may not allocate (the capture is invalidated), another
+    /// thread may, as the driver documents. Tests of two collections share the context and run in parallel.
+    /// </summary>
+    [Fact]
+    public void ACaptureBindsOnlyTheThreadThatBeganIt()
+    {
+        var ctx = Emulated();
+        using var stream = ctx.CreateStream();
+        ctx.BeginCapture(stream);
+        Exception? other = null;
+        var thread = new Thread(() =>
+        {
+            try { using var m = ctx.Allocate(4096, "another thread during a capture"); }
+            catch (Exception e) { other = e; }
+        });
+        thread.Start();
+        thread.Join();
+        var own = Record.Exception(() => ctx.Allocate(4096, "the capturing thread"));
+        var end = Record.Exception(() => ctx.EndCapture(stream).Dispose());
+        Assert.Null(other);
+        Assert.Contains("STREAM_CAPTURE_UNSUPPORTED", Assert.IsType<CudaException>(own).Message);
+        Assert.Contains("INVALIDATED", Assert.IsType<CudaException>(end).Message);
+    }
+
     [Fact]
     public void TheDeviceSaysItIsNotAGpu()
     {

@@ -33,6 +33,19 @@ internal static class Gpu
         if (!NativeLibraries.IsAvailable(library)) Unavailable(NativeLibraries.ProcessProbe(library).Describe());
     }
 
+    /// <summary>
+    /// Skips (or fails under a broken emulator) unless a device and every library the CUDA backend binds are present;
+    /// creates nothing, so tests that drive the CLI's own backends need not touch the shared ones.
+    /// </summary>
+    public static void RequireCudaBackend()
+    {
+        _ = Context;
+        Require(NativeLibraries.Nvrtc);
+        Require(NativeLibraries.Cudnn);
+        Require(NativeLibraries.Cublas);
+        Require(NativeLibraries.CublasLt);
+    }
+
     // Asked for the CUDA emulator and not given it: a run that skips every GPU test must not pass as a GPU run.
     private static void Unavailable(string reason)
     {

@@ -13,7 +13,7 @@ public class ModeCliOnTheGpuTests(ModeCliTests.Models m) : IClassFixture<ModeCli
     [MemberData(nameof(ModeCliTests.Modes), MemberType = typeof(ModeCliTests))]
     public void ModeWritesAPngOnTheGpu(string mode, string extra)
     {
-        _ = CudaBackendParityTests.Backend(Tensors.DType.F16); // skips (or fails under a broken emulator) with the reason
+        Gpu.RequireCudaBackend();
         // One image at 16x16 where no mask or map (32x32, which must match) is read: the emulator runs a tiny UNet call in
         // about a second on one CPU thread.
         int size = extra.Contains("{mask}") || extra.Contains("{map") ? 32 : 16;
@@ -23,7 +23,7 @@ public class ModeCliOnTheGpuTests(ModeCliTests.Models m) : IClassFixture<ModeCli
     [Fact]
     public void EagerStepsWriteThePngToo()
     {
-        _ = CudaBackendParityTests.Backend(Tensors.DType.F16);
+        Gpu.RequireCudaBackend();
         ModeCliTests.RunMode(m, "generate", "", "cuda", sizeOne: 16, batch: 1, "--graph", "off");
     }
 }

@@ -93,7 +93,7 @@ public class EncodeCliTests : IDisposable
     [Fact]
     public void CascadeOnTheGpuRunsBothStagesAndItsStageOneIsGenerateOnTheGpu()
     {
-        _ = Cuda.CudaBackendParityTests.Backend(Tensors.DType.F16);
+        Cuda.Gpu.RequireCudaBackend();
         var two = Path.Combine(_dir, "if2");
         Ok(CliRunner.Run("weights", "random", "--preset", "tiny-ii", "--snapshot", "--dtype", "fp32", "--out", two));
         string low = Path.Combine(_dir, "low.png"), high = Path.Combine(_dir, "high.png"), gen = Path.Combine(_dir, "gen.png"), json = Path.Combine(_dir, "c.json");
