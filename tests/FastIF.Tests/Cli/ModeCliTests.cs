@@ -16,9 +16,15 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         public string E1 => Path.Combine(Dir, "e1.safetensors");
         public string E2 => Path.Combine(Dir, "e2.safetensors");
         public string Image => Path.Combine(Dir, "image.png");
-        public string Mask => Path.Combine(Dir, "mask.png");
-        public string Map => Path.Combine(Dir, "map.png");
-        public string MapTensor => Path.Combine(Dir, "map.safetensors");
+        public string Mask => MaskFor(32);
+        public string Map => MapFor(32);
+        public string MapTensor => MapTensorFor(32);
+
+        /// <summary>A centred square mask, a left-to-right strength ramp (PNG and tensor), at a stage-I size (16 or 32):
+        /// masks and maps must match the image's size.</summary>
+        public string MaskFor(int size) => Path.Combine(Dir, $"mask-{size}.png");
+        public string MapFor(int size) => Path.Combine(Dir, $"map-{size}.png");
+        public string MapTensorFor(int size) => Path.Combine(Dir, $"map-{size}.safetensors");
 
         public Models()
         {
@@ -30,20 +36,23 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
             var rgb = new byte[32 * 32 * 3];
             for (int i = 0; i < rgb.Length; i++) rgb[i] = (byte)(i * 7 % 256);
             Png.WriteRgb8(Image, 32, 32, rgb);
-            var mask = new byte[32 * 32 * 3];
-            var map = new byte[32 * 32 * 3];
-            for (int p = 0; p < 32 * 32; p++)
+            foreach (int n in new[] { 16, 32 })
             {
-                int x = p % 32, y = p / 32;
-                for (int c = 0; c < 3; c++)
+                var mask = new byte[n * n * 3];
+                var map = new byte[n * n * 3];
+                for (int p = 0; p < n * n; p++)
                 {
-                    mask[3 * p + c] = (byte)(x is >= 8 and < 24 && y is >= 8 and < 24 ? 255 : 0);
-                    map[3 * p + c] = (byte)(x * 8);
+                    int x = p % n, y = p / n;
+                    for (int c = 0; c < 3; c++)
+                    {
+                        mask[3 * p + c] = (byte)(x >= n / 4 && x < 3 * n / 4 && y >= n / 4 && y < 3 * n / 4 ? 255 : 0);
+                        map[3 * p + c] = (byte)(x * 256 / n);
+                    }
                 }
+                Png.WriteRgb8(MaskFor(n), n, n, mask);
+                Png.WriteRgb8(MapFor(n), n, n, map);
+                FastIF.Weights.SafetensorsWriter.Save(MapTensorFor(n), [("map", new FastIF.Tensors.Shape(n, n), Enumerable.Range(0, n * n).Select(p => p % n / (n - 1f)).ToArray())]);
             }
-            Png.WriteRgb8(Mask, 32, 32, mask);
-            Png.WriteRgb8(Map, 32, 32, map);
-            FastIF.Weights.SafetensorsWriter.Save(MapTensor, [("map", new FastIF.Tensors.Shape(32, 32), Enumerable.Range(0, 1024).Select(p => p % 32 / 31f).ToArray())]);
         }
 
         private static void Check((int Code, string Out, string Err) r) => Assert.True(r.Code == 0, r.Err);
@@ -100,7 +109,8 @@ public class ModeCliTests : IClassFixture<ModeCliTests.Models>
         int size = stageTwo ? 2 * sizeOne : sizeOne;
         var args = new List<string> { mode, "--model", stageTwo ? m.Two : m.One, "--embeds", m.E1, "--steps", "2",
             "--size", size.ToString(), "--batch", batch.ToString(), "--out", outPng, "--backend", backend };
-        args.AddRange(extra.Replace("{image}", m.Image).Replace("{mask}", m.Mask).Replace("{maptensor}", m.MapTensor).Replace("{map}", m.Map).Replace("{e2}", m.E2).Replace("{e1}", m.E1)
+        args.AddRange(extra.Replace("{image}", m.Image).Replace("{mask}", m.MaskFor(sizeOne)).Replace("{maptensor}", m.MapTensorFor(sizeOne))
+            .Replace("{map}", m.MapFor(sizeOne)).Replace("{e2}", m.E2).Replace("{e1}", m.E1)
             .Split(' ', StringSplitOptions.RemoveEmptyEntries));
         args.AddRange(more);
         var (code, output, err) = CliRunner.Run([.. args]);

@@ -14,10 +14,10 @@ public class ModeCliOnTheGpuTests(ModeCliTests.Models m) : IClassFixture<ModeCli
     public void ModeWritesAPngOnTheGpu(string mode, string extra)
     {
         Gpu.RequireCudaBackend();
-        // One image at 16x16 where no mask or map (32x32, which must match) is read: the emulator runs a tiny UNet call in
-        // about a second on one CPU thread.
-        int size = extra.Contains("{mask}") || extra.Contains("{map") ? 32 : 16;
-        ModeCliTests.RunMode(m, mode, extra, "cuda", sizeOne: size, batch: 1);
+        var first = ModeCliTests.Modes().Select(r => (((string, string))r.Data)).First(r => r.Item1 == mode);
+        if (first.Item2 != extra) Gpu.SkipOnEmulator($"the first row of mode {mode} runs there (the library-level fused-step tests cover the other variants); a GPU runs every row");
+        // One image at 16x16: the emulator runs a tiny UNet call in about a second on one CPU thread.
+        ModeCliTests.RunMode(m, mode, extra, "cuda", sizeOne: 16, batch: 1);
     }
 
     [Fact]
