@@ -64,51 +64,45 @@ public class EncodeCliTests : IDisposable
     [Fact]
     public void CascadeRunsBothStagesAndItsStageOneIsGenerate()
     {
+        var two = CascadeStageOneIsGenerate("cpu");
+        var (code, _, err) = CliRunner.Run("cascade", "--stage1", two, "--stage2", Snap, "--prompt", "x", "--out", Path.Combine(_dir, "high.png"),
+            "--backend", "cpu", "--embed-cache", Path.Combine(_dir, "cache", "embeds"));
+        Assert.Equal(2, code);
+        Assert.Contains("error: ", err);
+    }
+
+    /// <summary>The cascade on <c>--backend cuda</c>, T5 included (bf16 on the device). Skips without a GPU.</summary>
+    [Fact]
+    public void CascadeOnTheGpuRunsBothStagesAndItsStageOneIsGenerateOnTheGpu()
+    {
+        Cuda.Gpu.RequireCudaBackend();
+        CascadeStageOneIsGenerate("cuda");
+    }
+
+    /// <summary>
+    /// The cascade on <paramref name="backend"/>: both stages run and the JSON reports them, and its stage I is the generate
+    /// mode with the same prompt, seed and timesteps, bit for bit (the same kernels on the same data). Returns the stage-II
+    /// snapshot.
+    /// </summary>
+    private string CascadeStageOneIsGenerate(string backend)
+    {
         var two = Path.Combine(_dir, "if2");
         Ok(CliRunner.Run("weights", "random", "--preset", "tiny-ii", "--snapshot", "--dtype", "fp32", "--out", two));
         string low = Path.Combine(_dir, "low.png"), high = Path.Combine(_dir, "high.png"), gen = Path.Combine(_dir, "gen.png"), json = Path.Combine(_dir, "c.json");
         string cache = Path.Combine(_dir, "cache", "embeds");
         var (code, output, err) = CliRunner.Run("cascade", "--stage1", Snap, "--stage2", two, "--prompt", "a red panda", "--timesteps1", "999,500,0",
             "--timesteps2", "999,0", "--size1", "16", "--size2", "32", "--seed", "4", "--out", high, "--out-stage1", low, "--json", json,
-            "--backend", "cpu", "--embed-cache", cache);
+            "--backend", backend, "--embed-cache", cache);
         Assert.True(code == 0, err);
         Assert.Contains("stage I:", output);
         Assert.Contains("stage II:", output);
         Assert.Equal((32, 32), (Png.Read(high).Width, Png.Read(high).Height));
         using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)))
             Assert.Equal(2, doc.RootElement.GetProperty("stages").GetArrayLength());
-        // Stage I of the cascade is the generate mode with the same prompt, seed and timesteps.
         Ok(CliRunner.Run("generate", "--model", Snap, "--prompt", "a red panda", "--timesteps", "999,500,0", "--size", "16", "--seed", "4",
-            "--out", gen, "--backend", "cpu", "--embed-cache", cache));
+            "--out", gen, "--backend", backend, "--embed-cache", cache));
         Assert.Equal(Png.Read(gen).ToRgba8(), Png.Read(low).ToRgba8());
-        (code, _, err) = CliRunner.Run("cascade", "--stage1", two, "--stage2", Snap, "--prompt", "x", "--out", high, "--backend", "cpu", "--embed-cache", cache);
-        Assert.Equal(2, code);
-        Assert.Contains("error: ", err);
-    }
-
-    /// <summary>
-    /// The cascade on <c>--backend cuda</c>, T5 included (bf16 on the device): both stages run, the JSON reports them, and
-    /// its stage I is the GPU's generate mode bit for bit (the same kernels on the same data). Skips without a GPU.
-    /// </summary>
-    [Fact]
-    public void CascadeOnTheGpuRunsBothStagesAndItsStageOneIsGenerateOnTheGpu()
-    {
-        Cuda.Gpu.RequireCudaBackend();
-        var two = Path.Combine(_dir, "if2");
-        Ok(CliRunner.Run("weights", "random", "--preset", "tiny-ii", "--snapshot", "--dtype", "fp32", "--out", two));
-        string low = Path.Combine(_dir, "low.png"), high = Path.Combine(_dir, "high.png"), gen = Path.Combine(_dir, "gen.png"), json = Path.Combine(_dir, "c.json");
-        string cache = Path.Combine(_dir, "cache", "embeds");
-        var (code, output, err) = CliRunner.Run("cascade", "--stage1", Snap, "--stage2", two, "--prompt", "a red panda", "--timesteps1", "999,500,0",
-            "--timesteps2", "999,0", "--size1", "16", "--size2", "32", "--seed", "4", "--out", high, "--out-stage1", low, "--json", json,
-            "--backend", "cuda", "--embed-cache", cache);
-        Assert.True(code == 0, err);
-        Assert.Contains("stage II:", output);
-        Assert.Equal((32, 32), (Png.Read(high).Width, Png.Read(high).Height));
-        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)))
-            Assert.Equal(2, doc.RootElement.GetProperty("stages").GetArrayLength());
-        Ok(CliRunner.Run("generate", "--model", Snap, "--prompt", "a red panda", "--timesteps", "999,500,0", "--size", "16", "--seed", "4",
-            "--out", gen, "--backend", "cuda", "--embed-cache", cache));
-        Assert.Equal(Png.Read(gen).ToRgba8(), Png.Read(low).ToRgba8());
+        return two;
     }
 
     [Fact]
