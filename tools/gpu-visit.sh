@@ -19,7 +19,7 @@
 # To rehearse a visit here without a GPU (bundle, setup, fixtures, the deadline and the packed results), run a stage on
 # the CUDA emulator (tools/cuda-emulator): OUT=/tmp/out FASTIF_CUDA_EMULATOR=$PWD/build/cuda-emulator/libfastif_cuda_emulator.so
 # VISIT_SECONDS=900 bash .device/visit.sh tests. Its 'tests' stage also makes real-size random weights (FASTIF_BIG_PARITY,
-# about 9 GB under /tmp/fastif-cache) and runs them on one CPU thread, so it ends at the deadline there; bench refuses the
+# about 11 GB under /tmp/fastif-cache) and runs them on one CPU thread, so it ends at the deadline there; bench refuses the
 # emulator.
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
