@@ -13,25 +13,9 @@ public class CliTests
     [InlineData("1", "fp16")]
     [InlineData("2", "")]
     [InlineData("2", "fp16")]
-    public void UNetCommandReproducesAFixtureCase(string stage, string variant)
-    {
-        var ifDir = Fixtures.Require("if");
-        var io = Path.Combine(ifDir, $"unet_if{stage}_io.safetensors");
-        var model = UNet.UNetGoldenTests.ModelDir(ifDir, Path.GetFileName(io));
-        var outFile = Path.Combine(Path.GetTempPath(), $"fastif-cli-{Guid.NewGuid():N}.safetensors");
-        try
-        {
-            var args = new List<string> { "unet", "--model", model, "--inputs", io, "--prefix", "case0.", "--output", outFile, "--backend", "cpu" };
-            if (variant != "") args.AddRange(["--variant", variant]);
-            var (code, _, err) = Run([.. args]);
-            Assert.True(code == 0, err);
-            using var got = SafetensorsFile.Open(outFile);
-            using var want = SafetensorsFile.Open(io);
-            Numerics.AssertClose($"fastif unet if{stage} {variant}", want.ReadFloat32($"case0.output_{(variant == "" ? "fp32" : variant)}_weights"),
-                got.ReadFloat32("output"), 1e-5, 5e-5);
-        }
-        finally { File.Delete(outFile); }
-    }
+    public void UNetCommandReproducesAFixtureCase(string stage, string variant) =>
+        UNetCommandMatches(stage, $"output_{(variant == "" ? "fp32" : variant)}_weights", 1e-5, 5e-5,
+            ["--backend", "cpu", .. variant == "" ? Array.Empty<string>() : ["--variant", variant]]);
 
     /// <summary><c>fastif unet --backend cuda --precision P</c>: the same I/O contract on the GPU, held to the GPU UNet tolerances.</summary>
     [Theory]
@@ -40,21 +24,27 @@ public class CliTests
     [InlineData("2", "bf16")]
     public void UNetCommandOnTheGpuReproducesAFixtureCase(string stage, string precision)
     {
-        var dt = Cuda.CudaBackendParityTests.Parse(precision);
         Cuda.Gpu.RequireCudaBackend();
+        var (rel, abs) = Cuda.CudaUNetTests.Tolerance(Cuda.CudaBackendParityTests.Parse(precision));
+        UNetCommandMatches(stage, "output_fp32_weights", rel, abs, ["--backend", "cuda", "--precision", precision]);
+    }
+
+    /// <summary>Runs <c>fastif unet</c> on case0 of the stage's fixture with <paramref name="flags"/> and holds its output to
+    /// the fixture's <paramref name="expected"/> entry.</summary>
+    private static void UNetCommandMatches(string stage, string expected, double relL2, double maxAbs, string[] flags)
+    {
         var ifDir = Fixtures.Require("if");
         var io = Path.Combine(ifDir, $"unet_if{stage}_io.safetensors");
         var model = UNet.UNetGoldenTests.ModelDir(ifDir, Path.GetFileName(io));
         var outFile = Path.Combine(Path.GetTempPath(), $"fastif-cli-{Guid.NewGuid():N}.safetensors");
         try
         {
-            var (code, _, err) = Run("unet", "--model", model, "--inputs", io, "--prefix", "case0.", "--output", outFile, "--backend", "cuda",
-                "--precision", precision);
+            var (code, _, err) = Run(["unet", "--model", model, "--inputs", io, "--prefix", "case0.", "--output", outFile, .. flags]);
             Assert.True(code == 0, err);
             using var got = SafetensorsFile.Open(outFile);
             using var want = SafetensorsFile.Open(io);
-            var (rel, abs) = Cuda.CudaUNetTests.Tolerance(dt);
-            Numerics.AssertClose($"fastif unet if{stage} on cuda {precision}", want.ReadFloat32("case0.output_fp32_weights"), got.ReadFloat32("output"), rel, abs);
+            Numerics.AssertClose($"fastif unet if{stage} {string.Join(' ', flags)}", want.ReadFloat32("case0." + expected), got.ReadFloat32("output"),
+                relL2, maxAbs);
         }
         finally { File.Delete(outFile); }
     }
